@@ -1,0 +1,192 @@
+"""What every hidden test shares: a seeded generator, a quiet call into student code,
+our own central differences, and comparisons that explain themselves.
+
+No reference solution lives here. Forward values are checked against the formulas the
+notebooks state; every backward is checked against central differences of the
+student's *own* forward, so reading this file gives no answer away.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import warnings
+import zlib
+
+import numpy as np
+
+__all__ = ["Failure", "rng", "call", "num_vjp", "expect_close", "expect_true", "CASES"]
+
+# The shapes every elementwise check runs on: a scalar, a vector, a non-square matrix, a batch of one.
+CASES = [(), (5,), (3, 4), (1, 6)]
+
+
+class Failure(AssertionError):
+    """A hidden test failed; the message is written for the student."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        _minimal_tracebacks()
+
+
+def _minimal_tracebacks() -> None:
+    # In a graded notebook the student (and nbgrader's feedback) should see the message, not the
+    # frames of the hidden test cell; IPython's Minimal mode prints only "Failure: ...".
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None and hasattr(shell, "InteractiveTB"):
+        shell.InteractiveTB.set_mode("Minimal")
+
+
+def rng(name: str) -> np.random.Generator:
+    """A generator seeded from the check's name: the same submission always sees the same numbers."""
+    return np.random.default_rng(zlib.crc32(name.encode()))
+
+
+@contextlib.contextmanager
+def _quiet():
+    # nbgrader scores a test cell 0 when anything reaches stderr, so a NumPy warning from
+    # correct code must not escape; wrong values are caught by the comparisons instead.
+    with warnings.catch_warnings(), np.errstate(all="ignore"), \
+            contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        yield
+
+
+def call(fn, *args, what: str):
+    """Call student code quietly; turn its exceptions into a message that names the call."""
+    __tracebackhide__ = True
+    try:
+        with _quiet():
+            return fn(*args)
+    except NotImplementedError:
+        raise Failure(f"{what} is not implemented yet (it raises NotImplementedError).") from None
+    except Failure:
+        raise
+    except Exception as exc:  # student code may raise anything
+        raise Failure(f"{what} raised {type(exc).__name__}: {exc}") from None
+
+
+def num_vjp(f, x: np.ndarray, dout: np.ndarray, h: float = 1e-6) -> np.ndarray:
+    """Central-difference gradient of sum(f(x) * dout) with respect to x (float64)."""
+    __tracebackhide__ = True
+    x = np.array(x, dtype=np.float64)
+    dout = np.asarray(dout, dtype=np.float64)
+    grad = np.zeros_like(x)
+    for idx in np.ndindex(x.shape):
+        old = x[idx]
+        x[idx] = old + h
+        plus = np.sum(np.asarray(f(x.copy()), dtype=np.float64) * dout)
+        x[idx] = old - h
+        minus = np.sum(np.asarray(f(x.copy()), dtype=np.float64) * dout)
+        x[idx] = old
+        grad[idx] = (plus - minus) / (2 * h)
+    return grad
+
+
+def _as_array(value, what: str) -> np.ndarray:
+    __tracebackhide__ = True
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise Failure(f"{what} should be a number or an array of numbers, got {type(value).__name__}: "
+                      f"{value!r:.100}") from None
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.6g}"
+
+
+def _ratio_hint(got: np.ndarray, expected: np.ndarray, hints: dict) -> str:
+    """Name a classic mistake when got is a constant multiple of expected (or its sign flip)."""
+    mask = np.abs(expected) > 1e-6
+    if not mask.any() or not np.all(np.isfinite(got)):
+        return ""
+    ratio = got[mask] / expected[mask]
+    if not np.allclose(ratio, ratio[0], rtol=1e-4, atol=0):
+        return ""
+    r = float(ratio[0])
+    for factor, text in hints.items():
+        if np.isclose(r, factor, rtol=1e-4):
+            return text
+    if np.isclose(r, -1.0):
+        return "it has the right size but the wrong sign."
+    if abs(r) > 1:
+        return f"it is exactly {r:.4g} times the right value: is a factor too many?"
+    if r != 0:
+        return f"it is exactly 1/{1 / r:.4g} of the right value: is a factor missing?"
+    return ""
+
+
+def expect_close(got, expected, what: str, *, rtol: float = 1e-5, atol: float = 1e-7,
+                 hints: dict | None = None, shape_hint: str = "") -> None:
+    """Fail with the worst index, expected vs got, and a hint for a recognised mistake."""
+    __tracebackhide__ = True
+    expected = np.asarray(expected, dtype=np.float64)
+    got = _as_array(got, what)
+    if got.shape != expected.shape:
+        if got.size == expected.size and got.ndim != expected.ndim and not shape_hint:
+            shape_hint = "the numbers may be right: reshape it to the expected shape."
+        msg = f"{what} has shape {got.shape}, expected {expected.shape}."
+        raise Failure(msg + (f"\nHint: {shape_hint}" if shape_hint else ""))
+    bad = ~np.isclose(got, expected, rtol=rtol, atol=atol) | ~np.isfinite(got)
+    if not bad.any():
+        return
+    err = np.where(np.isfinite(got), np.abs(got - expected), np.inf)
+    idx = tuple(int(i) for i in np.unravel_index(int(np.argmax(err)), err.shape)) if err.ndim else ()
+    where = f" at index {idx}" if idx else ""
+    msg = (f"{what} is wrong{where}: expected {_fmt(expected[idx])}, got {_fmt(got[idx])} "
+           f"({int(bad.sum())} of {bad.size} values wrong).")
+    if not np.isfinite(got[idx]):
+        hint = "the value is inf or nan: an overflow somewhere (exp of a large number?)."
+    else:
+        hint = _ratio_hint(got, expected, hints or {})
+    raise Failure(msg + (f"\nHint: {hint}" if hint else ""))
+
+
+def expect_true(condition: bool, message: str) -> None:
+    __tracebackhide__ = True
+    if not condition:
+        raise Failure(message)
+
+
+def _copy(a):
+    return a.copy() if isinstance(a, np.ndarray) else a
+
+
+def check_layer(make, args: list, expected_out, name: str, grad_names: list[str], *,
+                seed: str, hints: dict | None = None, grad_hints: dict | None = None):
+    """One forward/backward round trip of a layer built by ``make()``.
+
+    The forward output is compared with ``expected_out`` (from the notebook's formula).
+    ``backward`` gets a random upstream gradient and each returned gradient is compared
+    with central differences of the student's own forward, run on fresh layers and copies.
+    Returns the layer so callers can check extra attributes.
+    """
+    __tracebackhide__ = True
+    layer = call(make, what=f"creating {name}")
+    out = call(layer.forward, *[_copy(a) for a in args], what=f"{name}.forward")
+    expect_close(out, expected_out, f"{name}.forward output", hints=hints)
+    dout = rng(seed).standard_normal(np.shape(expected_out))
+    if not np.shape(expected_out):
+        dout = float(dout)
+    grads = call(layer.backward, _copy(dout), what=f"{name}.backward")
+    if len(args) == 1:
+        grads = (grads,)
+    else:
+        expect_true(isinstance(grads, (tuple, list)) and len(grads) == len(args),
+                    f"{name}.backward should return {len(args)} gradients ({', '.join(grad_names)}), "
+                    f"got {type(grads).__name__}{'' if not hasattr(grads, '__len__') else f' of length {len(grads)}'}.")
+    for i, gname in enumerate(grad_names):
+        def f(z, i=i):
+            fresh = call(make, what=f"creating {name}")
+            inputs = [_copy(a) for a in args]
+            inputs[i] = z if np.ndim(args[i]) else float(z)
+            return call(fresh.forward, *inputs, what=f"{name}.forward")
+        numeric = num_vjp(f, np.asarray(args[i], dtype=np.float64), np.asarray(dout))
+        expect_close(grads[i], numeric, f"{name}.backward: {gname} (checked against numerical gradients)",
+                     rtol=1e-4, atol=1e-6, hints=(grad_hints or {}).get(gname))
+    return layer

@@ -1,0 +1,20 @@
+"""nbgrader configuration for the backpropagation course (read by every nbgrader command run from this folder)."""
+
+c = get_config()  # noqa: F821 - injected by nbgrader
+
+c.CourseDirectory.course_id = "backprop"
+c.CourseDirectory.source_directory = "solutions"
+c.CourseDirectory.release_directory = "course"
+
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+# A backward that never returns must not hang the grading run.
+c.ExecutePreprocessor.timeout = 60
+c.Execute.timeout = 60
+
+# Feedback shows students what failed and why (the error message), never the hidden test source.
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
+from nbgrader.preprocessors import ClearHiddenTests, GetGrades  # noqa: E402
+
+c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]

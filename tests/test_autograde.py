@@ -1,0 +1,130 @@
+"""End to end with the stock nbgrader commands, as an instructor would run them.
+
+Three students per assignment: one hands in the solutions, one the untouched release, one the
+solutions with a single backward made wrong. The gradebook must give full marks, zero, and
+"everything but that exercise".
+"""
+
+import csv
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+from conftest import REPO, assignment_names, copy_course
+
+NAMES = assignment_names()
+
+# For each assignment: the solution cell to spoil, code appended to it that breaks its backward
+# (the gradients come out doubled), and the test cells that must lose their points.
+_DOUBLE_BACKWARD = """
+_right_backward = {cls}.backward
+def _doubled(self, *args):
+    grads = _right_backward(self, *args)
+    return type(grads)(2 * g for g in grads) if isinstance(grads, (tuple, list)) else 2 * grads
+{cls}.backward = _doubled
+"""
+WRONG = {
+    "01_computational_graphs": ("backward", """
+_right_backward = backward
+def backward(nodes, values):
+    return {k: 2 * v for k, v in _right_backward(nodes, values).items()}
+""", {"test_backward"}),
+    "03_add_mul_nodes": ("mul_layer", _DOUBLE_BACKWARD.format(cls="MulLayer"), {"test_mul_layer"}),
+    "04_activation_layers": ("relu", _DOUBLE_BACKWARD.format(cls="Relu"), {"test_relu"}),
+    "05_affine_layer": ("affine", _DOUBLE_BACKWARD.format(cls="Affine"), None),
+    "06_softmax_with_loss": ("softmax_with_loss", _DOUBLE_BACKWARD.format(cls="SoftmaxWithLoss"), None),
+}
+
+
+def _strip_markers(source: str) -> str:
+    return "\n".join(line for line in source.splitlines()
+                     if "### BEGIN SOLUTION" not in line and "### END SOLUTION" not in line)
+
+
+def _submission(name: str, wrong: tuple | None = None):
+    """The released notebook with its solution cells filled in from solutions/ as a student would."""
+    course = nbformat.read(REPO / "course" / name / f"{name}.ipynb", as_version=4)
+    solved = {c.metadata.nbgrader["grade_id"]: c.source
+              for c in nbformat.read(REPO / "solutions" / name / f"{name}.ipynb", as_version=4).cells
+              if c.metadata.get("nbgrader", {}).get("solution")}
+    for cell in course.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("solution"):
+            cell.source = _strip_markers(solved[meta["grade_id"]])
+            if wrong and meta["grade_id"] == wrong[0]:
+                cell.source += "\n" + wrong[1]
+    return course
+
+
+def _nbgrader(root, *args):
+    result = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=root, capture_output=True,
+                            text=True, timeout=900)
+    assert result.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    root = copy_course(tmp_path_factory.mktemp("class"))
+    for name in NAMES:
+        _nbgrader(root, "generate_assignment", name, "--force")
+        students = {"full": _submission(name),
+                    "blank": nbformat.read(REPO / "course" / name / f"{name}.ipynb", as_version=4)}
+        if name in WRONG:
+            students["onewrong"] = _submission(name, WRONG[name])
+        for student, nb in students.items():
+            path = root / "submitted" / student / name / f"{name}.ipynb"
+            path.parent.mkdir(parents=True)
+            nbformat.write(nb, path)
+        _nbgrader(root, "autograde", name)
+    return root
+
+
+def _scores(root, name, student):
+    from nbgrader.api import Gradebook
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+        nb = gb.find_submission_notebook(name, name, student)
+        return {g.name: (g.score, g.max_score) for g in nb.grades if g.max_score}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", NAMES)
+def test_solutions_get_full_marks_and_the_release_gets_zero(graded, name):
+    full = _scores(graded, name, "full")
+    assert full and all(score == top for score, top in full.values()), f"{name}: {full}"
+    blank = _scores(graded, name, "blank")
+    assert all(score == 0 for score, _ in blank.values()), f"{name}: {blank}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(set(WRONG) & set(NAMES)))
+def test_one_wrong_backward_costs_only_its_exercise(graded, name):
+    scores = _scores(graded, name, "onewrong")
+    lost = {cell for cell, (score, top) in scores.items() if score < top}
+    expected = WRONG[name][2]
+    assert lost, f"{name}: a doubled backward in {WRONG[name][0]} lost no points: {scores}"
+    if expected is not None:
+        assert lost == expected, f"{name}: lost points in {lost}, expected only {expected}"
+    assert len(lost) < len(scores), f"{name}: every exercise lost points: {scores}"
+
+
+@pytest.mark.slow
+def test_feedback_explains_failures_without_hidden_test_source(graded):
+    name = "03_add_mul_nodes" if "03_add_mul_nodes" in NAMES else NAMES[-1]
+    _nbgrader(graded, "generate_feedback", name)
+    html = (graded / "feedback" / "onewrong" / name / f"{name}.html").read_text()
+    assert "grader_tests" not in html and "BEGIN HIDDEN TESTS" not in html
+    assert "is wrong" in html  # the hidden test's message reaches the student
+
+
+@pytest.mark.slow
+def test_export_writes_grades_for_every_student(graded):
+    _nbgrader(graded, "export")
+    with open(graded / "grades.csv") as f:
+        rows = list(csv.DictReader(f))
+    full = {r["assignment"]: float(r["score"]) for r in rows if r["student_id"] == "full"}
+    blank = {r["assignment"]: float(r["score"]) for r in rows if r["student_id"] == "blank"}
+    assert set(full) == set(NAMES) and all(v > 0 for v in full.values())
+    assert all(v == 0 for v in blank.values())
