@@ -1,0 +1,271 @@
+"""Hidden tests for notebook 01, computational graphs: forward (Algorithm 6.1) and backward (Algorithm 6.2).
+
+A graph is a list of ``(name, op, parents)`` in topological order; ``op`` is None for an input.
+The op table below is our own copy of the one the notebook states: the student's kernel may
+have changed the notebook's ``OPS``, so nothing here reads it. Forward values are checked
+against evaluating that table node by node; every gradient is checked against central
+differences of the output with the node in question turned into a perturbed input.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+
+from grader_tests._core import Failure, call, expect_true, rng
+
+__all__ = ["check_forward", "check_backward"]
+
+# label -> (forward, local partials: one per parent); the same formulas as the notebook's OPS.
+_OPS = {
+    "×": (lambda a, b: a * b, lambda a, b: (b, a)),
+    "+": (lambda a, b: a + b, lambda a, b: (1.0, 1.0)),
+    "*-1": (lambda a: -a, lambda a: (-1.0,)),
+    "exp": (lambda a: math.exp(a), lambda a: (math.exp(a),)),
+    "+1": (lambda a: a + 1.0, lambda a: (1.0,)),
+    "1/x": (lambda a: 1.0 / a, lambda a: (-1.0 / (a * a),)),
+    "²": (lambda a: a * a, lambda a: (2.0 * a,)),
+}
+_ARITY = {"×": 2, "+": 2, "*-1": 1, "exp": 1, "+1": 1, "1/x": 1, "²": 1}
+
+# The seed's apple shopping (DL from Scratch, figure 5-14).
+APPLE = [("apple", None, []), ("apple_num", None, []), ("tax", None, []),
+         ("apple_price", "×", ["apple", "apple_num"]), ("price", "×", ["apple_price", "tax"])]
+APPLE_INPUTS = {"apple": 100.0, "apple_num": 2.0, "tax": 1.1}
+
+
+def _evaluate(nodes, inputs) -> dict:
+    """Algorithm 6.1 with our own table: the formula forward values are checked against."""
+    values = {}
+    for name, op, parents in nodes:
+        values[name] = float(inputs[name]) if op is None else _OPS[op][0](*(values[p] for p in parents))
+    return values
+
+
+def _formula(op, parents) -> str:
+    if op in ("×", "+"):
+        return f"{parents[0]} {op} {parents[1]}"
+    return f"{op}({parents[0]})"
+
+
+def _children(nodes) -> dict:
+    """name -> list of (child, slot) edges; a parent listed twice gives two edges."""
+    kids = {name: [] for name, _, _ in nodes}
+    for name, _, parents in nodes:
+        for slot, p in enumerate(parents):
+            kids[p].append((name, slot))
+    return kids
+
+
+def _random_graph(g: np.random.Generator, n_inputs: int, n_ops: int):
+    """A random DAG with shared nodes, a parent used twice, and every node feeding the output.
+
+    Values are kept in a tame range (no huge exp, no 1/x near 0) so central differences are
+    accurate; a draw that leaves that range is thrown away and redrawn from the same generator.
+    """
+    for _ in range(1000):
+        nodes = [(f"x{i}", None, []) for i in range(n_inputs)]
+        inputs = {f"x{i}": float(g.choice([-1, 1]) * g.uniform(0.4, 1.6)) for i in range(n_inputs)}
+        uses = {f"x{i}": 0 for i in range(n_inputs)}
+        twice = False  # has some node used one parent twice yet?
+        for k in range(n_ops):
+            names = [n for n, _, _ in nodes]
+            # favour little-used nodes so everything gets consumed, but allow reuse (branches)
+            w = np.array([1.0 / (1 + uses[n]) for n in names])
+            op = str(g.choice(list(_OPS)))
+            if _ARITY[op] == 2:
+                if not twice or g.random() < 0.15:
+                    p = str(g.choice(names, p=w / w.sum()))
+                    parents, twice = [p, p], True
+                else:
+                    parents = [str(x) for x in g.choice(names, size=2, replace=False, p=w / w.sum())]
+            else:
+                parents = [str(g.choice(names, p=w / w.sum()))]
+            for p in parents:
+                uses[p] += 1
+            nodes.append((f"u{k}", op, parents))
+            uses[f"u{k}"] = 0
+        # join the loose ends so every node reaches the output
+        sinks = [n for n, _, _ in nodes if uses[n] == 0]
+        acc, k = sinks[0], n_ops
+        for s in sinks[1:]:
+            nodes.append((f"u{k}", str(g.choice(["+", "×"])), [acc, s]))
+            acc, k = f"u{k}", k + 1
+        if twice and max(len(c) for c in _children(nodes).values()) >= 2 and _tame(nodes, inputs):
+            return nodes, inputs
+    raise RuntimeError("could not draw a tame random graph")  # pragma: no cover
+
+
+def _tame(nodes, inputs) -> bool:
+    values = {}
+    for name, op, parents in nodes:
+        if op is None:
+            values[name] = inputs[name]
+            continue
+        args = [values[p] for p in parents]
+        if op == "exp" and args[0] > 2.5 or op == "1/x" and abs(args[0]) < 0.3:
+            return False
+        values[name] = _OPS[op][0](*args)
+        if not 0.02 < abs(values[name]) < 60:
+            return False
+    return True
+
+
+def graphs(name: str):
+    """The graphs a check runs on: the seed's apple, two hand-made branch cases, random DAGs."""
+    g = rng(name)
+    fixed = [
+        (APPLE, APPLE_INPUTS),
+        # f = x*y + x: x feeds two children
+        ([("x", None, []), ("y", None, []), ("xy", "×", ["x", "y"]), ("f", "+", ["xy", "x"])],
+         {"x": 3.0, "y": -2.0}),
+        # one input used twice by one node, and a node feeding three children
+        ([("a", None, []), ("b", None, []), ("aa", "×", ["a", "a"]), ("s", "+", ["aa", "b"]),
+          ("e", "*-1", ["s"]), ("t", "×", ["s", "e"]), ("r", "+1", ["s"]), ("q", "+", ["t", "r"])],
+         {"a": 0.7, "b": -1.3}),
+    ]
+    return fixed + [_random_graph(g, ni, no) for ni, no in [(2, 4), (3, 7), (4, 11)]]
+
+
+def _number(v, what: str) -> float:
+    __tracebackhide__ = True
+    try:
+        arr = np.asarray(v, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise Failure(f"{what} should be a number, got {type(v).__name__}: {v!r:.80}") from None
+    expect_true(arr.size == 1, f"{what} should be a single number, got an array of shape {arr.shape}.")
+    return float(arr.reshape(()))
+
+
+def _lookup(table, name: str, fn: str, kind: str) -> float:
+    __tracebackhide__ = True
+    expect_true(isinstance(table, Mapping) or (hasattr(table, "__getitem__") and hasattr(table, "keys")),
+                f"{fn} should return a dict (node name -> {kind}), got {type(table).__name__}: {table!r:.80}")
+    try:
+        v = table[name]
+    except KeyError:
+        raise Failure(f"{fn} returned no {kind} for node '{name}': it should have an entry for every node "
+                      f"(it has {sorted(map(str, table.keys()))}).") from None
+    return _number(v, f"{fn}: the {kind} of node '{name}'")
+
+
+def _close(got: float, expected: float, rtol: float, atol: float) -> bool:
+    return math.isfinite(got) and abs(got - expected) <= atol + rtol * abs(expected)
+
+
+def _show(nodes) -> str:
+    return "[" + ", ".join(f"({n!r}, {op!r}, {ps!r})" for n, op, ps in nodes) + "]"
+
+
+def _check_forward_on(forward, nodes, inputs) -> None:
+    __tracebackhide__ = True
+    expected = _evaluate(nodes, inputs)
+    got = call(forward, list(nodes), dict(inputs), what=f"forward(nodes, inputs) on the graph {_show(nodes)}")
+    for name, op, parents in nodes:
+        v = _lookup(got, name, "forward(nodes, inputs)", "value")
+        if _close(v, expected[name], 1e-7, 1e-9):
+            continue
+        if op is None:
+            raise Failure(f"forward(nodes, inputs): input node '{name}' should hold inputs['{name}'] = "
+                          f"{expected[name]:.6g}, got {v:.6g}.")
+        args = ", ".join(f"{p} = {expected[p]:.6g}" for p in dict.fromkeys(parents))
+        raise Failure(f"forward(nodes, inputs): node '{name}' = {_formula(op, parents)} with {args} "
+                      f"should be {expected[name]:.6g}, got {v:.6g}.\nGraph: {_show(nodes)}"
+                      "\nHint: evaluate each node with OPS[op][0] applied to its parents' values, "
+                      "in list order.")
+
+
+def check_forward(forward) -> None:
+    """forward(nodes, inputs) -> {name: value} for every node, checked node by node against the op table."""
+    __tracebackhide__ = True
+    for nodes, inputs in graphs("nb01.forward"):
+        _check_forward_on(forward, nodes, inputs)
+
+
+def _output_of(forward, nodes, inputs) -> float:
+    __tracebackhide__ = True
+    if forward is None:
+        return _evaluate(nodes, inputs)[nodes[-1][0]]
+    got = call(forward, list(nodes), dict(inputs), what="forward(nodes, inputs)")
+    return _lookup(got, nodes[-1][0], "forward(nodes, inputs)", "value")
+
+
+def _numeric_grad(forward, nodes, inputs, values, j: str) -> float:
+    """d output / d node j: make j an input holding values[j] +- h and difference the output."""
+    __tracebackhide__ = True
+    cut = [(n, None, []) if n == j else (n, op, ps) for n, op, ps in nodes]
+    h = 1e-6 * max(1.0, abs(values[j]))
+    plus = _output_of(forward, cut, {**inputs, j: values[j] + h})
+    minus = _output_of(forward, cut, {**inputs, j: values[j] - h})
+    return (plus - minus) / (2 * h)
+
+
+def _hint(j, got, expected, kids, nodes_by_name, values, grads_ok) -> str:
+    """Name the classic mistake behind a wrong grad_table[j], given its children's grads are right."""
+    edges = kids[j]
+    partials = [_OPS[nodes_by_name[c][1]][1](*(values[p] for p in nodes_by_name[c][2]))[slot]
+                for c, slot in edges]
+    shares = [grads_ok[c] * d for (c, _), d in zip(edges, partials)]
+    if len(edges) > 1 and any(_close(got, s, 1e-4, 1e-6) for s in shares):
+        where = ", ".join(f"'{c}'" for c, _ in edges)
+        return (f"'{j}' feeds {len(edges)} edges (into {where}); its gradient is the SUM of what comes back "
+                "along each of them. It looks like one contribution overwrote the others: use += "
+                "(gradients add at branches).")
+    upstream_matters = any(not _close(grads_ok[c], 1.0, 1e-9, 0) for c, _ in edges)
+    if upstream_matters and _close(got, sum(partials), 1e-4, 1e-6):
+        return ("this is the sum of the local derivatives alone: multiply each one by the upstream gradient "
+                "grad_table[child] before adding (chain rule).")
+    if got == 0 and expected != 0:
+        return ("it is 0 although the output depends on it: visit the nodes in REVERSE order (output first), "
+                "so every child's gradient is complete before its parents use it.")
+    if _close(got, -expected, 1e-4, 1e-6):
+        return "it has the right size but the wrong sign."
+    return ""
+
+
+def check_backward(backward, forward=None) -> None:
+    """backward(nodes, values) -> grad_table {name: d output / d name} for every node.
+
+    Each entry is compared with central differences of the output, computed with the student's
+    forward when it evaluates the graph correctly (else with the op table, so a forward mistake
+    does not cost the backward points twice).
+    """
+    __tracebackhide__ = True
+    for nodes, inputs in graphs("nb01.backward"):
+        values = _evaluate(nodes, inputs)
+        fwd = forward
+        if forward is not None:
+            try:
+                _check_forward_on(forward, nodes, inputs)
+            except Failure:
+                fwd = None
+        try:
+            table = call(backward, list(nodes), dict(values),
+                         what=f"backward(nodes, values) on the graph {_show(nodes)}")
+        except Failure as exc:
+            if "KeyError" in str(exc):
+                raise Failure(f"{exc}\nHint: a KeyError usually means a gradient was read before it was "
+                              "computed: walk the nodes from the output back to the inputs and give every "
+                              "node an entry.") from None
+            raise
+        out = nodes[-1][0]
+        g_out = _lookup(table, out, "backward(nodes, values)", "gradient")
+        expect_true(_close(g_out, 1.0, 1e-9, 1e-12),
+                    f"backward(nodes, values): grad_table['{out}'] for the output node should be 1 "
+                    f"(d {out} / d {out}), got {g_out:.6g}.")
+        kids, by_name = _children(nodes), {n: (n, op, ps) for n, op, ps in nodes}
+        right = {out: 1.0}
+        for j, _, _ in reversed(nodes[:-1]):
+            got = _lookup(table, j, "backward(nodes, values)", "gradient")
+            expected = _numeric_grad(fwd, nodes, inputs, values, j)
+            if _close(got, expected, 1e-4, 1e-6):
+                right[j] = expected
+                continue
+            hint = _hint(j, got, expected, kids, by_name, values, right)
+            raise Failure(f"backward(nodes, values): grad_table['{j}'] (d {out} / d {j}) is wrong: expected "
+                          f"{expected:.6g} (checked against numerical gradients), got {got:.6g}."
+                          f"\nGraph: {_show(nodes)}\nValues: "
+                          + ", ".join(f"{n} = {values[n]:.4g}" for n, _, _ in nodes)
+                          + (f"\nHint: {hint}" if hint else ""))

@@ -1,0 +1,216 @@
+"""Hidden tests for notebook 03: the multiply, add and max nodes as layers.
+
+Forward values are checked against the formulas the notebook states (x * y, x + y,
+elementwise maximum); every backward against central differences of the student's own
+forward. When a check fails, a few classic mistakes are recognised from the returned
+gradients and named in the message.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._core import CASES, Failure, call, check_layer, expect_close, expect_true, num_vjp, rng
+
+__all__ = ["check_mul_layer", "check_add_layer", "check_max_layer"]
+
+# The seed's shopping example (buy_apple, buy_apple_orange), as the script writes it: ints and a float.
+APPLE, APPLE_NUM, ORANGE, ORANGE_NUM, TAX = 100, 2, 150, 3, 1.1
+
+
+def _scalar_or_array(a: np.ndarray):
+    """A python float for shape (), so the scalar case sees what the notebook's examples pass."""
+    return float(a) if a.shape == () else a
+
+
+def _pair(name: str, shape: tuple, *, apart: bool = False):
+    """Seeded float64 inputs x, y; with ``apart`` they differ by at least 0.1 and x wins about half the time."""
+    g = rng(f"{name} inputs {shape}")
+    x = g.uniform(-3.0, 3.0, shape)
+    if not apart:
+        return x, g.uniform(-3.0, 3.0, shape)
+    size = int(np.prod(shape))
+    signs = g.permutation(np.where(np.arange(size) % 2 == 0, 1.0, -1.0)).reshape(shape)
+    # Far from a tie, so central differences with h = 1e-6 never cross the kink of max.
+    return x, x + signs * g.uniform(0.1, 2.0, shape)
+
+
+def _replace_hint(message: str, hint: str) -> str:
+    return message.split("\nHint:")[0] + f"\nHint: {hint}"
+
+
+def _close(a, b) -> bool:
+    try:
+        a = np.asarray(a, dtype=np.float64)
+    except (TypeError, ValueError):
+        return False
+    return a.shape == np.shape(b) and bool(np.allclose(a, b, rtol=1e-6, atol=1e-9))
+
+
+def _run_case(make, name: str, x, y, dout):
+    """What the student's layer returns for one case, or None if it does not return two gradients."""
+    try:
+        layer = call(make, what=f"creating {name}")
+        call(layer.forward, x, y, what=f"{name}.forward")
+        grads = call(layer.backward, dout, what=f"{name}.backward")
+    except Failure:
+        return None
+    if not isinstance(grads, (tuple, list)) or len(grads) != 2:
+        return None
+    return grads
+
+
+def _check_cases(make, name: str, formula, *, apart=False, hints=None, grad_hints=None, diagnose=None):
+    """check_layer on every shape in CASES; on a backward failure, ask ``diagnose`` for a sharper hint."""
+    __tracebackhide__ = True
+    for shape in CASES:
+        x, y = _pair(name, shape, apart=apart)
+        args = [_scalar_or_array(x), _scalar_or_array(y)]
+        seed = f"{name} dout {shape}"
+        try:
+            check_layer(make, args, formula(x, y), name, ["dx", "dy"], seed=seed,
+                        hints=hints, grad_hints=grad_hints)
+        except Failure as exc:
+            message = str(exc)
+            hint = None
+            if diagnose is not None and message.startswith(f"{name}.backward"):
+                # Rebuild the very upstream gradient check_layer used, and look at what came back.
+                dout = rng(seed).standard_normal(shape)
+                grads = _run_case(make, name, *args, float(dout) if shape == () else dout.copy())
+                if grads is not None:
+                    hint = diagnose(x, y, dout, grads[0], grads[1], shape)
+            if hint:
+                raise Failure(_replace_hint(message, hint)) from None
+            if shape == () and "\nHint: it is exactly" in message:
+                # One number always has a "constant ratio" to another: that generic hint means nothing here.
+                raise Failure(message.split("\nHint:")[0]) from None
+            raise
+
+
+# ----------------------------------------------------------------------------- multiply
+
+def _mul_diagnose(x, y, dout, dx, dy, shape):
+    if _close(dx, dout * x) and _close(dy, dout * y):
+        return ("the multiply node swaps its inputs: x's gradient is dout times y's forward value, "
+                "and y's gradient is dout times x's.")
+    if _close(dx, y) and _close(dy, x):
+        return "multiply the local gradient by the upstream gradient dout (chain rule)."
+    return None
+
+
+def check_mul_layer(MulLayer):
+    """MulLayer: forward(x, y) = x * y; backward(dout) -> (dx, dy); then the seed's apple shopping."""
+    __tracebackhide__ = True
+    _check_cases(MulLayer, "MulLayer", lambda x, y: x * y, diagnose=_mul_diagnose)
+
+    # buy_apple: two layers of the same class used one after the other.
+    mul_apple = call(MulLayer, what="creating MulLayer")
+    mul_tax = call(MulLayer, what="creating MulLayer")
+    apple_price = call(mul_apple.forward, APPLE, APPLE_NUM, what="mul_apple_layer.forward(apple, apple_num)")
+    price = call(mul_tax.forward, apple_price, TAX, what="mul_tax_layer.forward(apple_price, tax)")
+    expect_close(price, APPLE * APPLE_NUM * TAX, "buy apple: price")
+    grads_tax = call(mul_tax.backward, 1, what="mul_tax_layer.backward(1)")
+    expect_true(isinstance(grads_tax, (tuple, list)) and len(grads_tax) == 2,
+                f"buy apple: mul_tax_layer.backward(1) should return (dapple_price, dtax), got {grads_tax!r:.80}.")
+    dapple_price, dtax = grads_tax
+    grads_apple = call(mul_apple.backward, dapple_price, what="mul_apple_layer.backward(dapple_price)")
+    expect_true(isinstance(grads_apple, (tuple, list)) and len(grads_apple) == 2,
+                f"buy apple: mul_apple_layer.backward should return (dapple, dapple_num), got {grads_apple!r:.80}.")
+    dapple, dapple_num = grads_apple
+
+    # The expected gradients are central differences of the formula price = apple * apple_num * tax.
+    point = np.array([APPLE, APPLE_NUM, TAX], dtype=np.float64)
+    expected = num_vjp(lambda v: v[0] * v[1] * v[2], point, np.float64(1.0))
+    state_hint = ("each MulLayer object must keep its own inputs: store them on self in forward "
+                  "(not in a class attribute or a global), because buy apple uses two layers at once.")
+    for got, want, what in [(dapple, expected[0], "d apple"), (dapple_num, expected[1], "d apple_num"),
+                            (dtax, expected[2], "d tax")]:
+        try:
+            expect_close(got, want, f"buy apple: {what}")
+        except Failure as exc:
+            # The single-layer cases passed, so a wrong chain points at state shared between objects.
+            raise Failure(_replace_hint(str(exc), state_hint)) from None
+
+
+# ----------------------------------------------------------------------------- add
+
+_ADD_HINTS = {
+    0.0: "the add node passes dout to BOTH inputs: neither gradient is zero (each local gradient is 1).",
+    2.0: "the add node does not double the gradient: each input receives dout exactly once.",
+    0.5: "the add node does not split dout between its inputs: each receives all of it (a distributor).",
+}
+
+
+def _add_diagnose(x, y, dout, dx, dy, shape):
+    if _close(dx, dout * y) and _close(dy, dout * x):
+        return "that is the multiply node's rule; the add node's local gradients are both 1, so dx = dy = dout."
+    ones = np.ones(shape)
+    if _close(dx, ones) and _close(dy, ones):
+        return "multiply the local gradient 1 by the upstream gradient dout (chain rule)."
+    return None
+
+
+def check_add_layer(AddLayer):
+    """AddLayer: forward(x, y) = x + y; backward(dout) -> (dx, dy); then the add node of buy_apple_orange."""
+    __tracebackhide__ = True
+    _check_cases(AddLayer, "AddLayer", lambda x, y: x + y,
+                 grad_hints={"dx": _ADD_HINTS, "dy": _ADD_HINTS}, diagnose=_add_diagnose)
+
+    # buy_apple_orange: price = (apple_price + orange_price) * tax; only the add node is the student's here.
+    apple_price, orange_price = APPLE * APPLE_NUM, ORANGE * ORANGE_NUM
+    layer = call(AddLayer, what="creating AddLayer")
+    all_price = call(layer.forward, apple_price, orange_price,
+                     what="add_apple_orange_layer.forward(apple_price, orange_price)")
+    expect_close(all_price, apple_price + orange_price, "buy apple and orange: all_price")
+    expect_close(all_price * TAX, (apple_price + orange_price) * TAX, "buy apple and orange: price")
+    # Upstream gradient and expected gradients: central differences of the formula.
+    dall_price = float(num_vjp(lambda s: s * TAX, np.float64(apple_price + orange_price), np.float64(1.0)))
+    expected = num_vjp(lambda v: (v[0] + v[1]) * TAX, np.array([apple_price, orange_price], dtype=np.float64),
+                       np.float64(1.0))
+    grads = call(layer.backward, dall_price, what="add_apple_orange_layer.backward(dall_price)")
+    expect_true(isinstance(grads, (tuple, list)) and len(grads) == 2,
+                f"buy apple and orange: backward should return (dapple_price, dorange_price), got {grads!r:.80}.")
+    expect_close(grads[0], expected[0], "buy apple and orange: d apple_price", hints=_ADD_HINTS)
+    expect_close(grads[1], expected[1], "buy apple and orange: d orange_price", hints=_ADD_HINTS)
+
+
+# ----------------------------------------------------------------------------- max
+
+def _max_diagnose(x, y, dout, dx, dy, shape):
+    x_wins = x > y
+    zero = np.zeros(shape)
+    if _close(dx, np.where(x_wins, zero, dout)) and _close(dy, np.where(x_wins, dout, zero)):
+        return "the max node routes dout to the LARGER input; here it went to the smaller one."
+    if _close(dx, dout) and _close(dy, dout):
+        return ("the max node is a router, not a distributor: only the larger input receives dout, "
+                "the other gets 0.")
+    if _close(dx, x_wins.astype(float)) and _close(dy, (~x_wins).astype(float)):
+        return "multiply by the upstream gradient dout: the larger input receives dout, not 1."
+    if shape == () and (_close(dx, -dout) or _close(dx, -2 * dout) or _close(dy, -dout) or _close(dy, -2 * dout)):
+        return ("for Python numbers, x > y is a Python bool and ~True == -2, ~False == -1; "
+                "use np.logical_not(mask), 1 - mask, or compare the other way round.")
+    return None
+
+
+def check_max_layer(MaxLayer):
+    """MaxLayer: elementwise maximum; backward routes dout to the larger input and leaves dout unchanged."""
+    __tracebackhide__ = True
+    try:
+        _check_cases(MaxLayer, "MaxLayer", np.maximum, apart=True, diagnose=_max_diagnose)
+    except Failure as exc:
+        if "truth value of an array" in str(exc):
+            raise Failure(_replace_hint(str(exc), "Python's max(x, y) compares whole arrays; "
+                                        "use np.maximum(x, y) for an elementwise maximum.")) from None
+        raise
+
+    # An add node may hand the very same dout array to two branches, so backward must not write into it.
+    x, y = _pair("MaxLayer in place", (3, 4), apart=True)
+    dout = rng("MaxLayer in place dout").standard_normal((3, 4))
+    layer = call(MaxLayer, what="creating MaxLayer")
+    call(layer.forward, x.copy(), y.copy(), what="MaxLayer.forward")
+    given = dout.copy()
+    call(layer.backward, given, what="MaxLayer.backward")
+    expect_true(np.array_equal(given, dout),
+                "MaxLayer.backward changed the dout array it was given. Build new arrays for dx and dy "
+                "(e.g. dout * mask) instead of writing zeros into dout: upstream, the same array may also "
+                "be used by another branch.")

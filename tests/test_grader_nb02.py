@@ -1,0 +1,265 @@
+"""The hidden checks of notebook 02 pass correct code in several styles and explain wrong code."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from grader_tests import nb02
+from grader_tests._core import Failure
+
+
+def failure_message(check, *args) -> str:
+    with pytest.raises(Failure) as info:
+        check(*args)
+    return str(info.value)
+
+
+# ---- exercise 1: numerical_diff -----------------------------------------------------------------------
+
+def diff_central(f, x, h=1e-4):
+    return (f(x + h) - f(x - h)) / (2 * h)
+
+
+def diff_central_numpy(f, x, h=1e-4):
+    x = np.float64(x)
+    left, right = f(x - h), f(x + h)
+    return np.divide(np.subtract(right, left), 2.0 * h)
+
+
+def diff_forward(f, x, h=1e-4):
+    return (f(x + h) - f(x)) / h
+
+
+def diff_tiny_h(f, x, h=1e-50):
+    return (f(x + h) - f(x - h)) / (2 * h)
+
+
+def diff_fixed_h(f, x, h=1e-4):
+    return (f(x + 1e-4) - f(x - 1e-4)) / 2e-4
+
+
+def diff_no_half(f, x, h=1e-4):
+    return (f(x + h) - f(x - h)) / h
+
+
+@pytest.mark.parametrize("impl", [diff_central, diff_central_numpy])
+def test_numerical_diff_accepts_correct_styles(impl):
+    nb02.check_numerical_diff(impl)
+
+
+@pytest.mark.parametrize("impl, words", [
+    (diff_forward, "forward difference"),
+    (diff_tiny_h, "x + h == x"),
+    (diff_fixed_h, "use the h argument"),
+    (diff_no_half, "divide by 2h"),
+])
+def test_numerical_diff_explains_wrong_code(impl, words):
+    message = failure_message(nb02.check_numerical_diff, impl)
+    assert "numerical_diff(f," in message and words in message, message
+
+
+def test_forward_difference_is_within_reach_of_the_tolerance_only_when_central():
+    # The premise of the check: on every test function the forward error is far above RTOL,
+    # the central one far below.
+    for _, f, df, (lo, hi) in nb02.FUNCTIONS:
+        for x in np.linspace(lo, hi, 7):
+            assert abs(diff_forward(f, x) - df(x)) > 10 * nb02.RTOL * abs(df(x))
+            assert abs(diff_central(f, x) - df(x)) < 0.1 * nb02.RTOL * abs(df(x))
+
+
+def test_numerical_diff_int_x_breaking_code_fails():
+    def int_only(f, x, h=1e-4):
+        x = np.array(x)  # keeps an int dtype, so the in-place step below truncates h away
+        x += np.array(h).astype(x.dtype)
+        up = f(x)
+        x -= 2 * np.array(h).astype(x.dtype)
+        return (up - f(x)) / (2 * h)
+    message = failure_message(nb02.check_numerical_diff, int_only)
+    assert "numerical_diff(f, 2) with an int x" in message or "numerical_diff(f," in message, message
+
+
+def test_not_implemented_is_reported():
+    def stub(*args, **kwargs):
+        raise NotImplementedError()
+    assert "not implemented yet" in failure_message(nb02.check_numerical_diff, stub)
+
+
+# ---- exercise 2: dz_dx, dz_dy -------------------------------------------------------------------------
+
+def dz_dx_staged(x, y):
+    t = x + y
+    dz_dt = 2 * t
+    dt_dx = 1
+    return dz_dt * dt_dx
+
+
+def dz_dy_staged(x, y):
+    t = x + y
+    return 2 * t * 1
+
+
+def dz_dx_numpy(x, y):
+    return np.multiply(2.0, np.add(x, y))
+
+
+def dz_dy_array(x, y):
+    return np.array(2.0 * (x + y))  # a 0-d array is a number too
+
+
+@pytest.mark.parametrize("dx, dy", [(dz_dx_staged, dz_dy_staged), (dz_dx_numpy, dz_dy_array)])
+def test_chain_rule_accepts_correct_styles(dx, dy):
+    nb02.check_chain_rule(dx, dy)
+
+
+def test_chain_rule_missing_factor_two():
+    message = failure_message(nb02.check_chain_rule, lambda x, y: x + y, dz_dy_staged)
+    assert message.startswith("dz_dx(") and "factor 2 is missing" in message, message
+
+
+def test_chain_rule_wrong_dz_dy_is_named():
+    message = failure_message(nb02.check_chain_rule, dz_dx_staged, lambda x, y: 2 * y)
+    assert message.startswith("dz_dy(") and "expected" in message, message
+
+
+def test_chain_rule_both_from_one_function_is_explained():
+    message = failure_message(nb02.check_chain_rule, lambda x, y: (2 * (x + y), 2 * (x + y)), dz_dy_staged)
+    assert "has shape (2,)" in message and "one number" in message, message
+
+
+# ---- exercise 3: the circuit f = (x + y) z ------------------------------------------------------------
+
+def circuit_staged(x, y, z):
+    q = x + y
+    f = q * z
+    df = 1.0
+    dq, dz = z * df, q * df
+    dx, dy = 1.0 * dq, 1.0 * dq
+    return f, (dx, dy, dz)
+
+
+def circuit_numpy(x, y, z):
+    q = np.add(x, y)
+    f = np.multiply(q, z)
+    return np.float64(f), np.array([z, z, q], dtype=float)
+
+
+def circuit_lists(x, y, z):
+    q = x + y
+    return [q * z, [z, z, q]]
+
+
+@pytest.mark.parametrize("impl", [circuit_staged, circuit_numpy, circuit_lists])
+def test_circuit_accepts_correct_styles(impl):
+    nb02.check_circuit(impl)
+
+
+def test_circuit_unswapped_mul_gate():
+    def unswapped(x, y, z):
+        q = x + y
+        dq, dz = q * 1.0, z * 1.0  # each input gets its own value: the classic slip
+        return q * z, (dq, dq, dz)
+    message = failure_message(nb02.check_circuit, unswapped)
+    assert "dfdx" in message and "swaps its inputs" in message, message
+
+
+def test_circuit_wrong_forward_is_named():
+    message = failure_message(nb02.check_circuit, lambda x, y, z: (x + y + z, (1, 1, 1)))
+    assert "f (should be (x + y) * z)" in message, message
+
+
+def test_circuit_wrong_return_shape():
+    message = failure_message(nb02.check_circuit, lambda x, y, z: ((x + y) * z, z, z, x + y))
+    assert "should return (f, (dfdx, dfdy, dfdz))" in message, message
+
+
+# ---- exercise 4: the sigmoid gate ---------------------------------------------------------------------
+
+def sigmoid_staged(w, x, neg_local=-1.0, swap=True):
+    w0, w1, w2 = w
+    x0, x1 = x
+    a, b = w0 * x0, w1 * x1
+    c = a + b
+    s = c + w2
+    n = s * -1
+    e = math.exp(n)
+    d = e + 1
+    f = 1 / d
+    dd = -1 / d ** 2
+    de = dd
+    dn = e * de
+    ds = neg_local * dn
+    dc = dw2 = ds
+    da = db = dc
+    if swap:
+        dw0, dx0, dw1, dx1 = x0 * da, w0 * da, x1 * db, w1 * db
+    else:
+        dw0, dx0, dw1, dx1 = w0 * da, x0 * da, w1 * db, x1 * db
+    return f, (dw0, dw1, dw2), [dx0, dx1]
+
+
+def sigmoid_numpy(w, x):
+    w, x = np.asarray(w, dtype=float), np.asarray(x, dtype=float)
+    s = np.dot(w[:2], x) + w[2]
+    e = np.exp(-s)
+    f = np.reciprocal(1.0 + e)
+    ds = -(-(1.0 + e) ** -2.0) * e  # 1/x node, then +1, then exp, then *-1
+    return f, np.append(x * ds, ds), w[:2] * ds
+
+
+@pytest.mark.parametrize("impl", [sigmoid_staged, sigmoid_numpy])
+def test_sigmoid_gate_accepts_correct_styles(impl):
+    nb02.check_sigmoid_gate(impl)
+
+
+def test_sigmoid_gate_sign_error_in_neg_node():
+    message = failure_message(nb02.check_sigmoid_gate, lambda w, x: sigmoid_staged(w, x, neg_local=1.0))
+    assert "dw" in message and "*-1 node" in message, message
+
+
+def test_sigmoid_gate_unswapped_mul_gate():
+    message = failure_message(nb02.check_sigmoid_gate, lambda w, x: sigmoid_staged(w, x, swap=False))
+    assert "dw" in message and "swap their inputs" in message, message
+
+
+def test_sigmoid_gate_overflowing_code_fails_on_large_inputs():
+    def via_exp_plus(w, x):
+        # exp(s) / (1 + exp(s)) is the same function on paper, but inf / inf for large positive s.
+        w, x = np.asarray(w), np.asarray(x)
+        s = w[0] * x[0] + w[1] * x[1] + w[2]
+        f = np.exp(s) / (1 + np.exp(s))
+        ds = f * (1 - f)
+        return f, [x[0] * ds, x[1] * ds, ds], [w[0] * ds, w[1] * ds]
+    message = failure_message(nb02.check_sigmoid_gate, via_exp_plus)
+    assert "f (should be" in message and "inf or nan" in message, message
+
+
+def test_sigmoid_gate_wrong_lengths():
+    message = failure_message(nb02.check_sigmoid_gate, lambda w, x: (0.5, [0, 0], [0, 0]))
+    assert "dw should hold 3 numbers" in message, message
+
+
+def test_forgotten_return_is_named():
+    message = failure_message(nb02.check_sigmoid_gate, lambda w, x: (None, [0, 0, 0], [0, 0]))
+    assert "f is None" in message, message
+    assert "None" in failure_message(nb02.check_numerical_diff, lambda f, x, h=1e-4: None)
+
+
+# ---- all checks ---------------------------------------------------------------------------------------
+
+def test_checks_are_deterministic():
+    wrong = lambda w, x: sigmoid_staged(w, x, neg_local=1.0)  # noqa: E731
+    assert failure_message(nb02.check_sigmoid_gate, wrong) == failure_message(nb02.check_sigmoid_gate, wrong)
+    assert failure_message(nb02.check_numerical_diff, diff_forward) == \
+        failure_message(nb02.check_numerical_diff, diff_forward)
+
+
+def test_seed_answers_typed_in_do_not_pass():
+    # Right at the lecture's point, wrong everywhere else: the random points catch it.
+    typed_circuit = lambda x, y, z: (-12, (-4, -4, 3))  # noqa: E731
+    assert "circuit_forward_backward(" in failure_message(nb02.check_circuit, typed_circuit)
+    typed = lambda w, x: (0.73, [-0.2, -0.39, 0.2], [0.39, -0.59])  # noqa: E731
+    assert "sigmoid_gate(" in failure_message(nb02.check_sigmoid_gate, typed)
+    assert "dz_dx(" in failure_message(nb02.check_chain_rule, lambda x, y: 4.0, lambda x, y: 4.0)
