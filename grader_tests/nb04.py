@@ -1,0 +1,177 @@
+"""Hidden tests for notebook 04: the ReLU and Sigmoid activation layers.
+
+Forward values are checked against the formulas the notebook states (max(0, x) and
+1 / (1 + exp(-x))); every backward against central differences of the student's own
+forward. Sigmoid must also stay finite and right on large inputs. When a check fails, a
+few classic mistakes (a mask the wrong way round, a missing factor) are named in the message.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._core import CASES, Failure, call, check_layer, rng
+
+__all__ = ["check_relu", "check_sigmoid"]
+
+# Far beyond where exp overflows (about 709): a stable sigmoid gets every value right here.
+LARGE = np.array([-800.0, -100.0, -30.0, -2.0, 0.0, 2.0, 30.0, 100.0, 800.0])
+
+
+class _Arrays:
+    """The student's layer, always handed NumPy arrays (a 0-d array for the scalar case).
+
+    The layer contract is arrays in, arrays out; check_layer passes a Python float for shape (),
+    and the textbook's ``x.copy()`` / ``dout[mask] = 0`` rightly assume an array.
+    """
+
+    def __init__(self, layer):
+        self.layer = layer
+
+    def forward(self, x):
+        return self.layer.forward(np.array(x, dtype=np.float64))
+
+    def backward(self, dout):
+        return self.layer.backward(np.array(dout, dtype=np.float64))
+
+
+def _sigmoid(x) -> np.ndarray:
+    # exp only ever sees -|x| <= 0, so it cannot overflow.
+    x = np.asarray(x, dtype=np.float64)
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def _replace_hint(message: str, hint: str) -> str:
+    return message.split("\nHint:")[0] + f"\nHint: {hint}"
+
+
+def _close(a, b) -> bool:
+    try:
+        a = np.asarray(a, dtype=np.float64)
+    except (TypeError, ValueError):
+        return False
+    return a.shape == np.shape(b) and bool(np.allclose(a, b, rtol=1e-6, atol=1e-9))
+
+
+def _finite(a) -> bool:
+    try:
+        return bool(np.all(np.isfinite(np.asarray(a, dtype=np.float64))))
+    except (TypeError, ValueError):
+        return True  # not numbers at all: check_layer's message already says so
+
+
+def _run(cls, name: str, x: np.ndarray, dout: np.ndarray):
+    """(out, dx) of a fresh layer, or (None, None) if the student's code raises."""
+    try:
+        layer = call(lambda: _Arrays(cls()), what=f"creating {name}")
+        out = call(layer.forward, x.copy(), what=f"{name}.forward")
+        dx = call(layer.backward, dout.copy(), what=f"{name}.backward")
+    except Failure:
+        return None, None
+    return out, dx
+
+
+def _check_cases(cls, name: str, inputs, formula, diagnose):
+    """check_layer on each input array; a failure gets a sharper hint from ``diagnose`` if it has one."""
+    __tracebackhide__ = True
+    for label, x in inputs:
+        seed = f"{name} dout {label}"
+        try:
+            check_layer(lambda: _Arrays(cls()), [x], formula(x), name, ["dx"], seed=seed)
+        except Failure as exc:
+            message = str(exc)
+            dout = rng(seed).standard_normal(x.shape)
+            out, dx = _run(cls, name, x, dout)
+            hint = diagnose(x, dout, out, dx, message) if out is not None else None
+            if hint:
+                raise Failure(_replace_hint(message, hint)) from None
+            raise
+
+
+# ----------------------------------------------------------------------------- ReLU
+
+def _relu_inputs():
+    """Seeded inputs per shape, at least 0.05 away from the kink at 0, both signs present."""
+    for shape in CASES:
+        g = rng(f"Relu inputs {shape}")
+        size = int(np.prod(shape))
+        signs = g.permutation(np.where(np.arange(size) % 2 == 0, 1.0, -1.0)).reshape(shape)
+        yield shape, signs * g.uniform(0.05, 3.0, shape)
+
+
+def _relu_diagnose(x, dout, out, dx, message):
+    pos = x > 0
+    if message.startswith("Relu.forward"):
+        if _close(out, np.where(pos, 0.0, x)):
+            return ("forward keeps x where x <= 0 and zeroes it where x > 0: the mask is the wrong way "
+                    "round. ReLU passes positive inputs through and sends 0 for the rest.")
+        return None
+    if _close(dx, np.where(pos, 0.0, dout)):
+        return ("backward lets dout through where the input was <= 0 and blocks it where the input was > 0: "
+                "the mask is applied the wrong way round.")
+    if _close(dx, dout):
+        return "backward returns dout unchanged: set it to 0 wherever the forward input was <= 0."
+    if _close(dx, pos.astype(float)):
+        return ("backward returns the local gradient (1 or 0) alone: "
+                "multiply it by the upstream gradient dout.")
+    if _close(dx, np.where(pos, x * dout, 0.0)) or _close(dx, np.where(pos, x, 0.0)):
+        return ("dx depends only on the SIGN of the forward input, not on its size: "
+                "dx = dout where x > 0 and 0 where x <= 0.")
+    return None
+
+
+def check_relu(Relu):
+    """Relu: forward(x) = max(0, x) elementwise; backward(dout) = dout where x > 0, else 0."""
+    __tracebackhide__ = True
+    _check_cases(Relu, "Relu", _relu_inputs(), lambda x: np.maximum(x, 0.0), _relu_diagnose)
+
+
+# ----------------------------------------------------------------------------- Sigmoid
+
+def _sigmoid_inputs():
+    for shape in CASES:
+        yield shape, 3.0 * rng(f"Sigmoid inputs {shape}").standard_normal(shape)
+
+
+def _sigmoid_diagnose(x, dout, out, dx, message):
+    y = _sigmoid(x)
+    if message.startswith("Sigmoid.forward"):
+        if _close(out, _sigmoid(-x)):
+            return "forward computes 1 / (1 + exp(x)) = sigmoid(-x): check the sign inside exp."
+        return None
+    if _close(dx, dout * y):
+        return ("dx = dout * y is missing the factor (1 - y): "
+                "the local gradient is y(1 - y), with y the output.")
+    if _close(dx, dout * (1.0 - y)):
+        return ("dx = dout * (1 - y) is missing the factor y: "
+                "the local gradient is y(1 - y), with y the output.")
+    if _close(dx, y * (1.0 - y)):
+        return ("backward returns the local gradient y(1 - y) alone: "
+                "multiply it by the upstream gradient dout.")
+    if _close(dx, dout * x * (1.0 - x)):
+        return "backward uses the forward INPUT x; y(1 - y) needs the forward OUTPUT y = sigmoid(x)."
+    return None
+
+
+def _large_diagnose(x, dout, out, dx, message):
+    if message.startswith("Sigmoid.forward"):
+        if _finite(out):
+            return None
+        return ("forward overflows for large |x|: exp of a large number is inf, and inf / inf is nan. "
+                "Make sure exp only ever sees a number <= 0, e.g. exp(-|x|), and treat x >= 0 and "
+                "x < 0 separately.")
+    if not _finite(dx):
+        return ("backward overflows for large |x| (0 * inf = nan). It needs no exp at all: "
+                "dx = dout * y * (1 - y) uses only the output y saved by forward.")
+    return None
+
+
+def check_sigmoid(Sigmoid):
+    """Sigmoid: forward(x) = 1 / (1 + exp(-x)), finite for any x; backward(dout) = dout * y * (1 - y)."""
+    __tracebackhide__ = True
+    _check_cases(Sigmoid, "Sigmoid", _sigmoid_inputs(), _sigmoid, _sigmoid_diagnose)
+    try:
+        _check_cases(Sigmoid, "Sigmoid", [("large", LARGE)], _sigmoid, _large_diagnose)
+    except Failure as exc:
+        raise Failure(f"On large inputs x = {LARGE.tolist()}: {exc}") from None

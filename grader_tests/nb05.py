@@ -1,0 +1,188 @@
+"""Hidden tests for notebook 05, the Affine layer.
+
+Forward values are compared with the formula the notebook states, x.reshape(N, -1) @ W + b.
+dx, dW and db are compared with central differences of the student's own forward: for dx
+the input is perturbed, for dW and db the arrays handed to a fresh ``Affine(W', b')``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._core import Failure, _as_array, call, expect_close, expect_true, num_vjp, rng
+
+__all__ = ["check_affine_forward", "check_affine_backward", "check_affine"]
+
+# (input shape, number of outputs M): a batch, a batch of one, and image-like 4-d input
+# whose D = c*h*w; W is never square so a transpose in the wrong place cannot hide.
+_CASES = [((5, 4), 3), ((1, 4), 3), ((3, 2, 3, 2), 5)]
+
+_FLATTEN = ("flatten the input to (N, D) first, e.g. x.reshape(x.shape[0], -1), and remember x.shape "
+            "for backward.")
+_COPIED = ("keep a reference to the arrays you are given (self.W = W, self.b = b); don't copy them "
+           "(W.copy(), np.array(W), W.astype(...)). The training loop updates W and b in place and the "
+           "layer must see the new values.")
+
+
+def _data(seed: str):
+    g = rng(seed)
+    for shape, m in _CASES:
+        d = int(np.prod(shape[1:]))
+        yield (g.standard_normal(shape), g.standard_normal((d, m)), g.standard_normal(m),
+               g.standard_normal((shape[0], m)))
+
+
+def _formula(x, W, b):
+    return x.reshape(x.shape[0], -1) @ W + b
+
+
+def _forward(layer, x, what="Affine.forward"):
+    """Run forward on x itself (callers keep their own copy to compare); explain flattening for N-d input."""
+    __tracebackhide__ = True
+    shape = x.shape
+    try:
+        return call(layer.forward, x, what=f"{what} on an input of shape {shape}")
+    except Failure as exc:
+        if len(shape) > 2:
+            raise Failure(f"{exc}\nHint: {_FLATTEN}") from None
+        raise
+
+
+def _make(Affine, W, b):
+    __tracebackhide__ = True
+    return call(Affine, W, b, what=f"Affine(W, b) with W of shape {W.shape} and b of shape {b.shape}")
+
+
+def _grad_attr(layer, name: str, shape) -> np.ndarray:
+    __tracebackhide__ = True
+    expect_true(hasattr(layer, name),
+                f"after backward the layer has no attribute {name}: backward must set self.{name}, "
+                f"the gradient of the loss with respect to {name[1:]} (shape {shape}).")
+    value = getattr(layer, name)
+    expect_true(value is not None, f"after backward, self.{name} is None: backward must set it.")
+    return value
+
+
+def check_affine_forward(Affine) -> None:
+    """Forward values and shape on batches and N-d input; W and b held by reference; inputs untouched."""
+    __tracebackhide__ = True
+    for x, W, b, _ in _data("nb05.affine_forward"):
+        x0, W0, b0 = x.copy(), W.copy(), b.copy()
+        layer = _make(Affine, W, b)
+        out = _forward(layer, x)
+        expected = _formula(x0, W0, b0)
+        what = f"Affine.forward output for an input of shape {x.shape}"
+        expect_true(out is not None, f"Affine.forward returned None for an input of shape {x.shape}; "
+                                     f"it should return x·W + b, of shape {expected.shape}.")
+        got = _as_array(out, what)
+        if got.shape == expected.shape and np.allclose(got, expected - b0):
+            raise Failure(f"{what} is x·W without the bias.\nHint: add b (it broadcasts over the rows).")
+        expect_close(got, expected, what,
+                     shape_hint=f"the output has one row per sample and one column per column of W: (N, M) = "
+                                f"{expected.shape}." + (f" {_FLATTEN}" if x.ndim > 2 else ""))
+        expect_true(x.shape == x0.shape and np.array_equal(x, x0),
+                    f"Affine.forward changed the caller's input x (shape {x0.shape}): reshape into a new "
+                    "variable (x.reshape returns a new view) instead of assigning to x.shape or writing "
+                    "into x.")
+        expect_true(np.array_equal(W, W0) and np.array_equal(b, b0),
+                    "Affine.forward changed W or b: forward must only read the parameters.")
+
+        # The training loop does W -= lr * dW in place: the layer must see the new numbers.
+        for name, param in (("W", W), ("b", b)):
+            before = _formula(x0, W, b)
+            param -= 0.5 * rng(f"nb05.update_{name}").standard_normal(param.shape)
+            what = f"Affine.forward after {name} was updated in place"
+            out = _as_array(_forward(layer, x, what=what), f"{what}: the output")
+            if out.shape == before.shape and np.allclose(out, before):
+                raise Failure(f"Affine.forward still uses the old {name} after the caller updated {name} in "
+                              f"place ({name} -= lr * d{name}).\nHint: {_COPIED}")
+            expect_close(out, _formula(x0, W, b), f"{what}: the output")
+
+
+def _check_dx(dx, x, numeric) -> None:
+    __tracebackhide__ = True
+    what = f"Affine.backward: dx for an input of shape {x.shape} (checked against numerical gradients)"
+    expect_true(dx is not None, "Affine.backward returned None: it should return dx, the gradient with "
+                                f"respect to the input, shaped like the input {x.shape}.")
+    got = _as_array(dx, "dx")
+    if got.shape != x.shape:
+        if got.size == x.size and np.allclose(got.reshape(x.shape), numeric, rtol=1e-4, atol=1e-6):
+            raise Failure(f"{what} has shape {got.shape}, expected {x.shape}; the numbers are right.\n"
+                          "Hint: reshape dx back to the input's shape (remember x.shape in forward).")
+        raise Failure(f"{what} has shape {got.shape}, expected {x.shape} (the input's shape).\n"
+                      "Hint: dx = dout · Wᵀ has shape (N, D); reshape it back to the input's shape.")
+    expect_close(got, numeric, what, rtol=1e-4, atol=1e-6)
+
+
+def check_affine_backward(Affine) -> None:
+    """dx, dW, db against numerical VJPs of the student's own forward; shapes; bias summed, not averaged."""
+    __tracebackhide__ = True
+    for x, W, b, dout in _data("nb05.affine_backward"):
+        n, (d, m) = x.shape[0], W.shape
+        x0, W0, b0 = x.copy(), W.copy(), b.copy()
+        layer = _make(Affine, W, b)
+        _forward(layer, x)
+        flat = f" (flattened ({n}, {d}))" if x0.ndim > 2 else ""
+        shapes = (f"Shapes here: x {x0.shape}{flat}, W {W.shape}, b {b.shape}, dout {dout.shape}; "
+                  "dx = dout · Wᵀ, dW = xᵀ · dout, db = dout summed over axis 0.")
+        try:
+            dx = call(layer.backward, dout.copy(), what="Affine.backward")
+        except Failure as exc:
+            raise Failure(f"{exc}\n{shapes}") from None
+
+        def fresh(W_, b_, x_):
+            return _forward(_make(Affine, W_, b_), x_.copy())
+
+        _check_dx(dx, x0, num_vjp(lambda z: fresh(W0.copy(), b0.copy(), z), x0, dout))
+
+        dW = _grad_attr(layer, "dW", W.shape)
+        expect_close(dW, num_vjp(lambda w: fresh(w, b0.copy(), x0), W0, dout),
+                     f"Affine.backward: self.dW for {n} samples (checked against numerical gradients)",
+                     rtol=1e-4, atol=1e-6,
+                     hints={1 / n: "dW is exactly 1/N of the right value: don't average over the batch, "
+                                   "the sum is the gradient."},
+                     shape_hint=f"dW must have the shape of W, (D, M) = {W.shape}: dW = xᵀ · dout with x "
+                                f"flattened to ({n}, {d})." + (" Did you compute dout.T · x?"
+                                                              if np.shape(dW) == (m, d) else ""))
+
+        db = _grad_attr(layer, "db", b.shape)
+        if np.shape(db) == (n, m) and n > 1:
+            summed = (f" b was added to every one of the {n} rows, so its gradient sums dout over the "
+                      "batch axis: dout.sum(axis=0).")
+        elif np.size(db) == m:
+            summed = " The numbers may be right: make db 1-d like b (no keepdims)."
+        else:
+            summed = ""
+        expect_close(db, num_vjp(lambda c: fresh(W0.copy(), c, x0), b0, dout),
+                     f"Affine.backward: self.db for {n} samples (checked against numerical gradients)",
+                     rtol=1e-4, atol=1e-6, hints={1 / n: "db is exactly 1/N of the right value: sum over the "
+                                                         "batch, don't average (dout.sum(axis=0))."},
+                     shape_hint=f"db must have the shape of b, (M,) = {b.shape}." + summed)
+
+        expect_true(np.array_equal(x, x0) and np.array_equal(W, W0) and np.array_equal(b, b0),
+                    "Affine.backward changed the caller's x, W or b: backward must only read them.")
+
+    # A second backward on the same layer must replace dW and db, not add to them; a fresh
+    # layer given only the second dout says what they should be.
+    x, W, b, dout = next(_data("nb05.affine_twice"))
+    layer, ref = _make(Affine, W, b), _make(Affine, W.copy(), b.copy())
+    _forward(layer, x)
+    _forward(ref, x)
+    call(layer.backward, dout.copy(), what="Affine.backward")
+    call(layer.backward, 2 * dout, what="Affine.backward (called a second time)")
+    call(ref.backward, 2 * dout, what="Affine.backward")
+    for name in ("dW", "db"):
+        got = _as_array(getattr(layer, name), f"self.{name}")
+        want = _as_array(getattr(ref, name), f"self.{name}")
+        if got.shape == want.shape and np.allclose(got, 1.5 * want) and not np.allclose(got, want):
+            raise Failure(f"after two backward calls, self.{name} holds the sum of both gradients.\n"
+                          f"Hint: set self.{name} = ... in backward; don't add to it (+=).")
+        expect_close(got, want, f"self.{name} after a second backward call with a new dout "
+                                "(compared with a fresh layer given only that dout)")
+
+
+def check_affine(Affine) -> None:
+    """Both checks, forward first."""
+    __tracebackhide__ = True
+    check_affine_forward(Affine)
+    check_affine_backward(Affine)

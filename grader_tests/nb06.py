@@ -1,0 +1,250 @@
+"""Hidden tests for notebook 06: softmax, cross entropy and the Softmax-with-Loss layer.
+
+Forward values are checked against the formulas the notebook states, evaluated here in
+the stable log-sum-exp form; the layer's backward is checked against central differences
+of the student's own forward loss.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._core import Failure, call, expect_close, expect_true, num_vjp, rng
+
+__all__ = ["check_softmax", "check_cross_entropy", "check_softmax_with_loss"]
+
+_SUBTRACT_MAX = ("subtract each row's maximum before np.exp, e.g. x - np.max(x, axis=-1, keepdims=True): "
+                 "softmax(x) = softmax(x - c) for any constant c, and exp of a number <= 0 cannot overflow.")
+_LABELS_HINT = ("\nHint: it works for one-hot t but not for integer labels. A label t[n] is the index of the "
+                "right class: pick y[np.arange(N), t] (or turn t into one-hot rows first). Telling them apart: "
+                "t.size == y.size means one-hot.")
+_ROW_HINT = ("each row is one sample, so sum over the last axis only: "
+             "np.sum(..., axis=-1, keepdims=True) (axis=1 for a batch).")
+
+
+def _log_softmax(a: np.ndarray) -> np.ndarray:
+    """log softmax over the last axis, via log-sum-exp (finite for any finite scores)."""
+    m = np.max(a, axis=-1, keepdims=True)
+    return a - m - np.log(np.sum(np.exp(a - m), axis=-1, keepdims=True))
+
+
+def _cross_entropy(logp: np.ndarray, labels: np.ndarray) -> float:
+    """-(1/N) sum_n log y[n, t_n] for a batch of log-probabilities."""
+    logp = logp.reshape(-1, logp.shape[-1])
+    return float(-np.mean(logp[np.arange(logp.shape[0]), np.ravel(labels)]))
+
+
+def _scores(gen: np.random.Generator, shape) -> np.ndarray:
+    return 2.0 * gen.standard_normal(shape)
+
+
+def _labels(gen: np.random.Generator, shape, k: int) -> np.ndarray:
+    return gen.integers(0, k, size=shape[0] if len(shape) == 2 else 1)
+
+
+def _one_hot(labels: np.ndarray, shape) -> np.ndarray:
+    t = np.zeros((np.size(labels), shape[-1]))
+    t[np.arange(np.size(labels)), labels] = 1.0
+    return t.reshape(shape)
+
+
+def _label_arg(labels: np.ndarray, shape):
+    # one sample: a single integer label (np.int64 also has .reshape and .size, as textbook code expects)
+    return labels.copy() if len(shape) == 2 else np.int64(labels[0])
+
+
+def _describe(t, shape) -> str:
+    if np.ndim(t) == len(shape):
+        return f"one-hot t of shape {np.shape(t)}"
+    return f"integer labels t of shape {np.shape(t)}" if np.ndim(t) else f"an integer label t={int(t)}"
+
+
+def _expect_scalar(got, expected: float, what: str, mistakes: dict, *, rtol: float = 1e-4,
+                   extra: str = "") -> None:
+    """A scalar must match; when it is a known multiple of the right value, say which mistake that is."""
+    __tracebackhide__ = True
+    try:
+        arr = np.asarray(got, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise Failure(f"{what} should be a number, got {type(got).__name__}: {got!r:.100}") from None
+    expect_true(arr.size == 1, f"{what} should be a single number (the loss averaged over the batch), "
+                               f"got an array of shape {arr.shape}.")
+    value = float(arr.reshape(()))
+    if np.isclose(value, expected, rtol=rtol, atol=1e-7):
+        return
+    msg = f"{what} is wrong: expected {expected:.6g}, got {value:.6g}."
+    hint = ""
+    if not np.isfinite(value):
+        hint = "the value is inf or nan: log of 0 or an overflow in exp? Keep y > 0 (a tiny delta inside the log)."
+    elif abs(expected) > 1e-6:
+        ratio = value / expected
+        for factor, text in mistakes.items():
+            if np.isclose(ratio, factor, rtol=1e-3):
+                hint = text
+                break
+    raise Failure(msg + (f"\nHint: {hint}" if hint else "") + extra)
+
+
+# --------------------------------------------------------------------------- softmax
+
+def _check_softmax_values(softmax, x: np.ndarray, label: str) -> None:
+    __tracebackhide__ = True
+    what = f"softmax(x) for {label}"
+    got = call(softmax, x.copy(), what=what)
+    expected = np.exp(_log_softmax(x))
+    arr = np.asarray(got, dtype=np.float64) if np.shape(got) == x.shape else None
+    if arr is not None and not np.all(np.isfinite(arr)):
+        _nan_failure(what, x, arr)
+    if arr is not None and not np.allclose(arr, expected, rtol=1e-5, atol=1e-8):
+        if x.ndim == 2:
+            e = np.exp(x - np.max(x))
+            col = np.exp(x - np.max(x, axis=0))
+            if np.allclose(arr, e / np.sum(e), rtol=1e-5, atol=1e-10):
+                raise Failure(f"{what} is normalised over the whole batch: all {x.size} values sum to 1, "
+                              f"but each of the {x.shape[0]} rows should.\nHint: {_ROW_HINT}")
+            if np.allclose(arr, col / np.sum(col, axis=0), rtol=1e-5, atol=1e-10):
+                raise Failure(f"{what} is normalised over the wrong axis: each column sums to 1, "
+                              f"but each row (one sample's {x.shape[1]} scores) should.\nHint: {_ROW_HINT}")
+        sums = np.sum(arr.reshape(-1, x.shape[-1]), axis=1)
+        if not np.allclose(sums, 1.0, rtol=1e-6):
+            i = int(np.argmax(np.abs(sums - 1.0)))
+            where = f"row {i} sums" if x.ndim == 2 else "they sum"
+            raise Failure(f"{what}: the probabilities of one sample should sum to 1, but {where} to "
+                          f"{sums[i]:.6g}.\nHint: divide each exponential by the sum of its row's exponentials"
+                          f"{' (axis=-1, keepdims=True)' if x.ndim == 2 else ''}.")
+    expect_close(got, expected, what, rtol=1e-5, atol=1e-8,
+                 shape_hint="softmax must return an array of the same shape as its input.")
+
+
+def _nan_failure(what: str, x: np.ndarray, arr: np.ndarray) -> None:
+    __tracebackhide__ = True
+    msg = f"{what} contains nan or inf; the right values are finite."
+    if x.ndim == 2:
+        top = int(np.argmax(np.max(x, axis=1)))
+        bad = np.flatnonzero(~np.all(np.isfinite(arr), axis=1))
+        if top not in bad:
+            raise Failure(f"{msg} Row {int(bad[0])} is nan: exp of its scores minus the largest score of the "
+                          "whole batch underflows to 0, and 0 / 0 is nan.\nHint: subtract each row's own "
+                          "maximum (np.max(x, axis=-1, keepdims=True)), not one maximum for the whole batch.")
+    raise Failure(f"{msg} (np.exp(1000) overflows to inf, and inf / inf is nan.)\nHint: {_SUBTRACT_MAX}")
+
+
+def check_softmax(softmax) -> None:
+    """softmax on 1-D and (N, K) scores, including very large and very different ones."""
+    __tracebackhide__ = True
+    gen = rng("nb06.softmax")
+    for shape in [(5,), (3, 4), (1, 6), (4, 3)]:
+        x = _scores(gen, shape)
+        try:
+            _check_softmax_values(softmax, x, f"x of shape {shape}")
+        except Failure as exc:
+            if len(shape) == 1 and "raised" in str(exc):
+                raise Failure(f"{exc}\nHint: softmax must also accept one sample, a 1-D array of scores; "
+                              "axis=-1 with keepdims=True works for 1-D and 2-D alike.") from None
+            raise
+    big = [("large scores x = [1000, 1001, 999, 1002]", np.array([1000.0, 1001.0, 999.0, 1002.0])),
+           ("large negative scores x = [-1000, -1003, -1001]", np.array([-1000.0, -1003.0, -1001.0])),
+           ("a batch of large scores (rows near 1000, 2000 and 3000)",
+            np.array([[1000.0, 1002.0, 999.0], [2001.0, 2000.0, 2003.0], [3000.0, 2999.5, 3001.0]]))]
+    for label, x in big:
+        _check_softmax_values(softmax, x, label)
+    # Rows far apart: one maximum for the whole batch underflows the lower row to 0 / 0.
+    _check_softmax_values(softmax, np.array([[1000.0, 1001.0, 999.0], [1.0, -2.0, 0.5]]),
+                          "the batch [[1000, 1001, 999], [1, -2, 0.5]]")
+
+
+# --------------------------------------------------------------------------- cross entropy
+
+def _ce_mistakes(n: int, k: int) -> dict:
+    m = {-1.0: "the sign is flipped: cross entropy is -sum t * log(y), a positive number.",
+         1 / np.log(10): "that is log base 10: use the natural logarithm np.log.",
+         1 / np.log(2): "that is log base 2: use the natural logarithm np.log."}
+    if n > 1:
+        m[float(n)] = (f"it is exactly N = {n} times too large: average over the batch "
+                       "(divide the sum by the batch size N).")
+    if k > 1:
+        m[1.0 / k] = (
+            "it is the mean over all N * K entries of t * log(y): sum over the classes, "
+            "then divide by the batch size N only.")
+    return m
+
+
+def check_cross_entropy(cross_entropy_error) -> None:
+    """cross_entropy_error(y, t) for one-hot and label targets, on 1-D and (N, K) probabilities."""
+    __tracebackhide__ = True
+    gen = rng("nb06.cross_entropy")
+    for shape in [(5,), (3, 5), (1, 4), (6, 3)]:
+        logp = _log_softmax(_scores(gen, shape) * 0.5)
+        y = np.exp(logp)
+        labels = _labels(gen, shape, shape[-1])
+        expected = _cross_entropy(logp, labels)
+        n = shape[0] if len(shape) == 2 else 1
+        for t in (_one_hot(labels, shape), _label_arg(labels, shape)):
+            what = f"cross_entropy_error(y, t) for y of shape {shape} and {_describe(t, shape)}"
+            got = call(cross_entropy_error, y.copy(), t.copy(), what=what)
+            try:
+                _expect_scalar(got, expected, what, _ce_mistakes(n, shape[-1]))
+            except Failure as exc:
+                one_hot_passed = np.ndim(t) != len(shape)
+                raise Failure(str(exc) + (_LABELS_HINT if one_hot_passed and "Hint" not in str(exc) else "")
+                              ) from None
+    # A batch of different rows: a sum over the batch is then not hidden by N = 1.
+    logp = _log_softmax(_scores(gen, (8, 4)))
+    labels = gen.integers(0, 4, size=8)
+    for t in (_one_hot(labels, (8, 4)), labels):
+        what = f"cross_entropy_error(y, t) for a batch of 8 and {_describe(t, (8, 4))}"
+        got = call(cross_entropy_error, np.exp(logp), t.copy(), what=what)
+        _expect_scalar(got, _cross_entropy(logp, labels), what, _ce_mistakes(8, 4))
+
+
+# --------------------------------------------------------------------------- SoftmaxWithLoss
+
+def _loss_fn(cls, t):
+    def f(z):
+        layer = call(cls, what="creating SoftmaxWithLoss()")
+        return call(layer.forward, z, t.copy(), what="SoftmaxWithLoss.forward")
+    return f
+
+
+def check_softmax_with_loss(SoftmaxWithLoss) -> None:
+    """forward = batch-averaged cross entropy of softmax; backward(1) and backward() = d loss / d x."""
+    __tracebackhide__ = True
+    gen = rng("nb06.softmax_with_loss")
+    uses = ("\n(SoftmaxWithLoss.forward uses your softmax and cross_entropy_error: "
+            "make sure their checks pass first.)")
+    for shape in [(3, 5), (1, 4), (6, 3)]:
+        x = _scores(gen, shape) * 0.5
+        labels = _labels(gen, shape, shape[-1])
+        n = shape[0]
+        expected = _cross_entropy(_log_softmax(x), labels)
+        for t in (_one_hot(labels, shape), labels):
+            desc = f"x of shape {shape} and {_describe(t, shape)}"
+            layer = call(SoftmaxWithLoss, what="creating SoftmaxWithLoss()")
+            loss = call(layer.forward, x.copy(), t.copy(), what=f"SoftmaxWithLoss.forward(x, t) for {desc}")
+            _expect_scalar(loss, expected, f"SoftmaxWithLoss.forward(x, t) for {desc}",
+                           _ce_mistakes(n, shape[-1]), extra=uses)
+            dx = call(layer.backward, 1, what=f"SoftmaxWithLoss.backward(1) after forward(x, t) for {desc}")
+            numeric = num_vjp(_loss_fn(SoftmaxWithLoss, t), x, np.float64(1.0))
+            hints = {-1.0: "dx has the right size but the wrong sign: it is (y - t) / N, not (t - y) / N."}
+            if n > 1:
+                hints[float(n)] = (f"dx is exactly N = {n} times too large — did you divide by the "
+                                   "batch size?")
+            try:
+                expect_close(dx, numeric, f"SoftmaxWithLoss.backward(1) for {desc} "
+                             "(checked against numerical gradients of your forward loss)",
+                             rtol=1e-4, atol=1e-6, hints=hints,
+                             shape_hint="dx must have the shape of x, (N, K).")
+            except Failure as exc:
+                one_hot_passed = t.ndim == 1
+                raise Failure(str(exc) + (_LABELS_HINT.replace("pick y[np.arange(N), t]", "subtract 1 at "
+                                          "dx[np.arange(N), t]") if one_hot_passed and "Hint" not in str(exc)
+                                          else "")) from None
+        # The textbook calls backward() with no argument: dout must default to 1.
+        layer = call(SoftmaxWithLoss, what="creating SoftmaxWithLoss()")
+        call(layer.forward, x.copy(), labels.copy(), what=f"SoftmaxWithLoss.forward(x, t) for x of shape {shape}")
+        try:
+            dx0 = call(layer.backward, what="SoftmaxWithLoss.backward() (called with no argument)")
+        except Failure as exc:
+            raise Failure(f"{exc}\nHint: give dout a default value: def backward(self, dout=1).") from None
+        expect_close(dx0, numeric, f"SoftmaxWithLoss.backward() with no argument for x of shape {shape}",
+                     rtol=1e-4, atol=1e-6, hints=hints, shape_hint="dx must have the shape of x, (N, K).")

@@ -1,0 +1,285 @@
+"""The hidden checks of notebook 04 accept correct activation layers in several styles and reject
+typical mistakes with a hint."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+from grader_tests import nb04
+from grader_tests._core import Failure
+
+
+# ----------------------------------------------------------------------------- ReLU, correct
+
+class ReluTextbook:
+    """The seeds' own layer: backward writes zeros into dout in place and returns it."""
+
+    def __init__(self):
+        self.mask = None
+
+    def forward(self, x):
+        self.mask = (x <= 0)
+        out = x.copy()
+        out[self.mask] = 0
+        return out
+
+    def backward(self, dout):
+        dout[self.mask] = 0
+        dx = dout
+        return dx
+
+
+class ReluWhere:
+    def forward(self, x):
+        self.mask = x <= 0
+        return np.where(self.mask, 0.0, x)
+
+    def backward(self, dout):
+        return np.where(self.mask, 0.0, dout)
+
+
+class ReluMaximumPositiveMask:
+    """np.maximum, a differently named attribute that is True where x > 0, a product in backward."""
+
+    def forward(self, x):
+        self.passes = x > 0
+        return np.maximum(0, x)
+
+    def backward(self, dout):
+        return dout * self.passes
+
+
+# ----------------------------------------------------------------------------- ReLU, wrong
+
+class ReluBackwardInverted(ReluWhere):
+    def backward(self, dout):
+        return np.where(self.mask, dout, 0.0)
+
+
+class ReluForwardInverted:
+    def forward(self, x):
+        self.mask = x > 0
+        out = x.copy()
+        out[self.mask] = 0
+        return out
+
+    def backward(self, dout):
+        return np.where(self.mask, 0.0, dout)
+
+
+class ReluPassesAll(ReluWhere):
+    def backward(self, dout):
+        return dout.copy()
+
+
+class ReluForgetsDout(ReluWhere):
+    def backward(self, dout):
+        return (~self.mask).astype(float)
+
+
+class ReluScalesByX:
+    def forward(self, x):
+        self.x = x
+        return np.maximum(0, x)
+
+    def backward(self, dout):
+        return dout * np.maximum(0, self.x)
+
+
+class ReluStub:
+    def forward(self, x):
+        raise NotImplementedError()
+
+    def backward(self, dout):
+        raise NotImplementedError()
+
+
+# ----------------------------------------------------------------------------- Sigmoid, correct
+
+class SigmoidTextbook:
+    """The seeds' own layer: exp(-x) overflows (with a warning) for x < -709, yet the value 0 is right."""
+
+    def __init__(self):
+        self.out = None
+
+    def forward(self, x):
+        out = 1 / (1 + np.exp(-x))
+        self.out = out
+        return out
+
+    def backward(self, dout):
+        dx = dout * (1.0 - self.out) * self.out
+        return dx
+
+
+class SigmoidSplitBySign:
+    def forward(self, x):
+        e = np.exp(-np.abs(x))
+        self.out = np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+        return self.out
+
+    def backward(self, dout):
+        return dout * self.out * (1 - self.out)
+
+
+class SigmoidBooleanIndex:
+    """Fills the output through boolean indexing, keeps the result under another name."""
+
+    def forward(self, x):
+        y = np.empty_like(x, dtype=float)
+        pos = x >= 0
+        y[pos] = 1 / (1 + np.exp(-x[pos]))
+        ez = np.exp(x[~pos])
+        y[~pos] = ez / (1 + ez)
+        self.y = y
+        return y
+
+    def backward(self, dout):
+        return np.multiply(dout, self.y - self.y ** 2)
+
+
+class SigmoidTanh:
+    def forward(self, x):
+        self.s = 0.5 * (1 + np.tanh(0.5 * x))
+        return self.s
+
+    def backward(self, dout):
+        return dout * self.s * (1 - self.s)
+
+
+# ----------------------------------------------------------------------------- Sigmoid, wrong
+
+class SigmoidOverflowsToNan(SigmoidTextbook):
+    def forward(self, x):
+        self.out = np.exp(x) / (1 + np.exp(x))
+        return self.out
+
+
+class SigmoidMissingOneMinusY(SigmoidTextbook):
+    def backward(self, dout):
+        return dout * self.out
+
+
+class SigmoidMissingY(SigmoidTextbook):
+    def backward(self, dout):
+        return dout * (1.0 - self.out)
+
+
+class SigmoidForgetsDout(SigmoidTextbook):
+    def backward(self, dout):
+        return self.out * (1.0 - self.out)
+
+
+class SigmoidUsesInput(SigmoidSplitBySign):
+    def forward(self, x):
+        self.x = x
+        return super().forward(x)
+
+    def backward(self, dout):
+        return dout * self.x * (1 - self.x)
+
+
+class SigmoidSignFlipped(SigmoidTextbook):
+    def forward(self, x):
+        self.out = 1 / (1 + np.exp(x))
+        return self.out
+
+
+class SigmoidBackwardFromFourSteps(SigmoidSplitBySign):
+    """The unsimplified graph result dout * y^2 * exp(-x): 0 * inf = nan at x = -800."""
+
+    def forward(self, x):
+        self.x = x
+        return super().forward(x)
+
+    def backward(self, dout):
+        return dout * self.out ** 2 * np.exp(-self.x)
+
+
+# ----------------------------------------------------------------------------- tests
+
+@pytest.mark.parametrize("layer", [ReluTextbook, ReluWhere, ReluMaximumPositiveMask])
+def test_correct_relu_passes(layer):
+    nb04.check_relu(layer)
+
+
+@pytest.mark.parametrize("layer", [SigmoidTextbook, SigmoidSplitBySign, SigmoidBooleanIndex, SigmoidTanh])
+def test_correct_sigmoid_passes(layer):
+    nb04.check_sigmoid(layer)
+
+
+def test_textbook_sigmoid_warns_yet_check_lets_no_warning_out():
+    # The premise: this correct layer does warn on large negative inputs ...
+    with np.errstate(over="warn"), pytest.warns(RuntimeWarning, match="overflow"):
+        assert SigmoidTextbook().forward(np.array([-800.0])) == 0.0
+    # ... and nothing of it escapes the check (nbgrader scores a cell 0 on any stderr output).
+    with warnings.catch_warnings(), np.errstate(over="warn"):
+        warnings.simplefilter("error")
+        nb04.check_sigmoid(SigmoidTextbook)
+
+
+def test_textbook_relu_backward_really_writes_into_dout():
+    # The premise of accepting it: check_relu must not hand the same dout to two computations.
+    layer = ReluTextbook()
+    layer.forward(np.array([1.0, -1.0]))
+    dout = np.array([5.0, 5.0])
+    layer.backward(dout)
+    assert dout.tolist() == [5.0, 0.0]
+
+
+def failure(check, layer) -> str:
+    with pytest.raises(Failure) as info:
+        check(layer)
+    return str(info.value)
+
+
+@pytest.mark.parametrize("layer, where, hint", [
+    (ReluBackwardInverted, "Relu.backward: dx", "wrong way round"),
+    (ReluForwardInverted, "Relu.forward output", "wrong way round"),
+    (ReluPassesAll, "Relu.backward: dx", "set it to 0 wherever the forward input was <= 0"),
+    (ReluForgetsDout, "Relu.backward: dx", "multiply it by the upstream gradient dout"),
+    (ReluScalesByX, "Relu.backward: dx", "SIGN of the forward input"),
+])
+def test_wrong_relu_fails_with_hint(layer, where, hint):
+    message = failure(nb04.check_relu, layer)
+    assert message.startswith(where), message
+    assert "expected" in message and "got" in message, message
+    assert hint in message.split("\nHint:")[1], message
+
+
+def test_relu_stub_says_not_implemented():
+    assert "Relu.forward is not implemented yet" in failure(nb04.check_relu, ReluStub)
+
+
+@pytest.mark.parametrize("layer, where, hint", [
+    (SigmoidMissingOneMinusY, "Sigmoid.backward: dx", "missing the factor (1 - y)"),
+    (SigmoidMissingY, "Sigmoid.backward: dx", "missing the factor y"),
+    (SigmoidForgetsDout, "Sigmoid.backward: dx", "multiply it by the upstream gradient dout"),
+    (SigmoidUsesInput, "Sigmoid.backward: dx", "forward OUTPUT"),
+    (SigmoidSignFlipped, "Sigmoid.forward output", "sign inside exp"),
+])
+def test_wrong_sigmoid_fails_with_hint(layer, where, hint):
+    message = failure(nb04.check_sigmoid, layer)
+    assert message.startswith(where), message
+    assert hint in message.split("\nHint:")[1], message
+
+
+def test_sigmoid_that_overflows_to_nan_fails_on_large_inputs():
+    message = failure(nb04.check_sigmoid, SigmoidOverflowsToNan)
+    assert message.startswith("On large inputs"), message
+    assert "Sigmoid.forward output is wrong" in message and "got nan" in message, message
+    assert "exp(-|x|)" in message, message
+
+
+def test_backward_that_overflows_fails_on_large_inputs():
+    message = failure(nb04.check_sigmoid, SigmoidBackwardFromFourSteps)
+    assert message.startswith("On large inputs") and "Sigmoid.backward: dx" in message, message
+    assert "dout * y * (1 - y)" in message, message
+
+
+@pytest.mark.parametrize("check, layer", [(nb04.check_relu, ReluBackwardInverted),
+                                          (nb04.check_sigmoid, SigmoidMissingY),
+                                          (nb04.check_sigmoid, SigmoidOverflowsToNan)])
+def test_checks_are_deterministic(check, layer):
+    assert failure(check, layer) == failure(check, layer)
