@@ -1,0 +1,414 @@
+"""Hidden tests for notebook 07: the two-layer network.
+
+No reference network and no reference layers live here. ``predict``, ``loss`` and ``accuracy``
+are checked against the formulas the notebook states, evaluated from the parameters the
+student's own network holds; ``gradient()`` and ``numerical_gradient()`` are checked against
+central differences of the student's own ``loss()``; a short training run on seeded spiral
+data must learn.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from ._core import Failure, call, expect_close, expect_true, rng
+
+__all__ = ["check_two_layer_net", "check_two_layer_net_gradient"]
+
+KEYS = ("W1", "b1", "W2", "b2")
+LAYER_NAMES = ("Affine1", "Relu1", "Affine2")
+# The learning check: full-batch steps on 180 spiral points; a correct network reaches about 0.98.
+STEPS, LR, MIN_ACCURACY = 300, 1.0, 0.9
+
+_ORDER = ("gradient() must (1) run the forward pass on this batch, self.loss(x, t); (2) start with "
+          "dout = self.lastLayer.backward(1); (3) pass dout through the layers in REVERSE order "
+          "(Affine2, Relu1, Affine1), e.g. for layer in reversed(list(self.layers.values())); "
+          "(4) read dW and db from the two Affine layers.")
+
+
+# --------------------------------------------------------------------------- helpers
+
+def _new(cls, *args, **kwargs):
+    __tracebackhide__ = True
+    shown = ", ".join([repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()])
+    return call(lambda: cls(*args, **kwargs), what=f"TwoLayerNet({shown})")
+
+
+def _params(net, sizes) -> dict:
+    """net.params checked for the four keys and their shapes; returns them as float64 copies."""
+    __tracebackhide__ = True
+    d, h, k = sizes
+    made = f"TwoLayerNet{sizes}"
+    params = getattr(net, "params", None)
+    expect_true(params is not None and hasattr(params, "keys"),
+                f"{made} should have an attribute params, a dict holding W1, b1, W2, b2; got "
+                f"{type(params).__name__ if params is not None else 'no params attribute'}.")
+    missing = [key for key in KEYS if key not in params]
+    expect_true(not missing, f"{made}.params is missing {missing}; it should hold W1, b1, W2, b2 "
+                             f"(it has {sorted(map(str, params.keys()))}).")
+    shapes = {"W1": (d, h), "b1": (h,), "W2": (h, k), "b2": (k,)}
+    for key, shape in shapes.items():
+        got = np.shape(params[key])
+        ok = got == shape or (key[0] == "b" and got == (1,) + shape)  # a (1, H) bias row also works
+        expect_true(isinstance(params[key], np.ndarray) and ok,
+                    f"{made}.params['{key}'] should be an array of shape {shape}, got "
+                    f"{type(params[key]).__name__} of shape {got}."
+                    + (" W1 maps the input to the hidden layer: (input_size, hidden_size)."
+                       if key == "W1" and got == shape[::-1] else "")
+                    + (" W2 maps the hidden layer to the output: (hidden_size, output_size)."
+                       if key == "W2" and got == shape[::-1] else ""))
+    return params
+
+
+def _set_params(net, gen, scale=(0.7, 0.3, 0.7, 0.3)) -> None:
+    """Overwrite the student's parameters IN PLACE with seeded values (the layers see them if they share them)."""
+    for key, s in zip(KEYS, scale):
+        p = net.params[key]
+        p[...] = (s * gen.standard_normal(p.shape)).astype(p.dtype)
+
+
+def _scores(params, x) -> np.ndarray:
+    """The notebook's formula: relu(x W1 + b1) W2 + b2."""
+    W1, b1, W2, b2 = (np.asarray(params[k], dtype=np.float64) for k in KEYS)
+    return np.maximum(x @ W1 + b1.ravel(), 0) @ W2 + b2.ravel()
+
+
+def _mean_cross_entropy(scores, labels) -> float:
+    m = scores.max(axis=1, keepdims=True)
+    logp = scores - m - np.log(np.exp(scores - m).sum(axis=1, keepdims=True))
+    return float(-np.mean(logp[np.arange(len(labels)), labels]))
+
+
+def _scalar(value, what: str) -> float:
+    __tracebackhide__ = True
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise Failure(f"{what} should be a number, got {type(value).__name__}: {value!r:.100}") from None
+    expect_true(arr.size == 1, f"{what} should be a single number, got an array of shape {arr.shape}.")
+    return float(arr.reshape(()))
+
+
+def _away_from_kinks(gen, params, n: int, d: int) -> np.ndarray:
+    """Inputs whose hidden pre-activations are all clear of ReLU's kink at 0 (|a| > 0.05)."""
+    W1, b1 = np.asarray(params["W1"], np.float64), np.asarray(params["b1"], np.float64).ravel()
+    x = gen.standard_normal((n, d))
+    for _ in range(200):
+        bad = np.any(np.abs(x @ W1 + b1) < 0.05, axis=1)
+        if not bad.any():
+            return x
+        x[bad] = gen.standard_normal((int(bad.sum()), d))
+    raise RuntimeError("could not draw inputs away from the ReLU kink")  # pragma: no cover
+
+
+def _numeric_loss_grad(net, x, t, key, h=1e-6) -> np.ndarray:
+    """Central differences of the student's own net.loss(x, t) w.r.t. net.params[key], perturbed in place."""
+    __tracebackhide__ = True
+    p = net.params[key]
+    grad = np.zeros(p.shape)
+    for idx in np.ndindex(p.shape):
+        old = p[idx]
+        p[idx] = old + h
+        plus = _scalar(call(net.loss, x, t, what="net.loss(x, t)"), "net.loss(x, t)")
+        p[idx] = old - h
+        minus = _scalar(call(net.loss, x, t, what="net.loss(x, t)"), "net.loss(x, t)")
+        p[idx] = old
+        grad[idx] = (plus - minus) / (2 * h)
+    return grad
+
+
+def _as_grads(grads, what: str) -> dict:
+    __tracebackhide__ = True
+    expect_true(hasattr(grads, "keys") and all(k in grads for k in KEYS),
+                f"{what} should return a dict with keys W1, b1, W2, b2 (one gradient per parameter), got "
+                + (f"keys {sorted(map(str, grads.keys()))}." if hasattr(grads, "keys")
+                   else f"{type(grads).__name__}."))
+    return grads
+
+
+def _fitted(got, shape):
+    """A (1, H) gradient for an (H,) bias (or the reverse) is fine: compare the numbers."""
+    arr = np.asarray(got, dtype=np.float64)
+    return arr.reshape(shape) if arr.size == int(np.prod(shape)) and arr.ndim != len(shape) else arr
+
+
+# --------------------------------------------------------------------------- structure, predict, loss, accuracy
+
+def _check_init(cls) -> None:
+    __tracebackhide__ = True
+    sizes = (300, 200, 100)  # large enough for the sample std to sit within a few % of the true one
+    for init, stds in [(0.01, (0.01, 0.01)), (0.1, (0.1, 0.1)), ("he", (np.sqrt(2 / 300), np.sqrt(2 / 200)))]:
+        np.random.seed(7)  # textbook code draws from np.random; seeding it keeps the grade repeatable
+        net = _new(cls, *sizes, weight_init_std=init)
+        params = _params(net, sizes)
+        for key, std in zip(("W1", "W2"), stds):
+            got = float(np.std(params[key]))
+            expect_true(abs(got / std - 1) < 0.1 and abs(float(np.mean(params[key]))) < 0.2 * std,
+                        f"TwoLayerNet{sizes} with weight_init_std={init!r}: params['{key}'] should be normally "
+                        f"distributed with mean 0 and std {std:.4g}, but its std is {got:.4g}."
+                        + (" 'he' means std sqrt(2 / fan_in): sqrt(2 / input_size) for W1 and "
+                           "sqrt(2 / hidden_size) for W2." if init == "he" else
+                           " Multiply np.random.randn(...) by weight_init_std."))
+        for key in ("b1", "b2"):
+            expect_true(not np.any(params[key]),
+                        f"TwoLayerNet{sizes}: params['{key}'] should start at zero, got values up to "
+                        f"{float(np.max(np.abs(params[key]))):.3g}.")
+        if init == 0.01:
+            bad = [k for k in KEYS if params[k].dtype != np.float64]
+            expect_true(not bad, f"TwoLayerNet{sizes}: by default the parameters should be float64, "
+                                 f"but {bad} are {params[bad[0]].dtype if bad else ''}.")
+    net = _new(cls, 5, 4, 3, dtype=np.float32)
+    params = _params(net, (5, 4, 3))
+    bad = [k for k in KEYS if params[k].dtype != np.float32]
+    expect_true(not bad, f"TwoLayerNet(5, 4, 3, dtype=np.float32): params {bad} have dtype "
+                         f"{params[bad[0]].dtype if bad else ''}, expected float32. Create each array with "
+                         "that dtype (e.g. np.random.randn(...).astype(dtype), np.zeros(n, dtype=dtype)).")
+
+
+def _check_layers(net) -> None:
+    __tracebackhide__ = True
+    layers = getattr(net, "layers", None)
+    expect_true(layers is not None and hasattr(layers, "keys") and hasattr(layers, "values"),
+                "net.layers should be an OrderedDict of the layers in forward order "
+                "(Affine1, Relu1, Affine2), got "
+                + (type(layers).__name__ if layers is not None else "no layers attribute") + ".")
+    names = tuple(map(str, layers.keys()))
+    expect_true(names == LAYER_NAMES,
+                f"net.layers should hold the layers in forward order with the keys {list(LAYER_NAMES)}, "
+                f"got {list(names)}.")
+    last = getattr(net, "lastLayer", None)
+    expect_true(last is not None and callable(getattr(last, "forward", None))
+                and callable(getattr(last, "backward", None)),
+                "net.lastLayer should be the SoftmaxWithLoss layer (with forward and backward), got "
+                + (type(last).__name__ if last is not None else "no lastLayer attribute") + ".")
+
+
+def _stale_keys(got, x, params, before) -> list:
+    """The parameters whose initial values (not the current ones) explain predict's output, if any."""
+    for r in range(1, len(KEYS) + 1):
+        for stale in itertools.combinations(KEYS, r):
+            mixed = {k: before[k] if k in stale else params[k] for k in KEYS}
+            if np.allclose(got, _scores(mixed, x), rtol=1e-6, atol=1e-9):
+                return list(stale)
+    return []
+
+
+def _check_predict(net, gen, sizes, before: dict) -> None:
+    __tracebackhide__ = True
+    d = sizes[0]
+    for n in (6, 1):
+        x = gen.standard_normal((n, d))
+        got = call(net.predict, x.copy(), what=f"net.predict(x) for x of shape {x.shape}")
+        expected = _scores(net.params, x)
+        arr = np.asarray(got, dtype=np.float64) if np.shape(got) == expected.shape else None
+        if arr is not None and not np.allclose(arr, expected, rtol=1e-6, atol=1e-9):
+            e = np.exp(expected - expected.max(axis=1, keepdims=True))
+            W1, b1, W2, b2 = (np.asarray(net.params[k], np.float64) for k in KEYS)
+            stale = _stale_keys(arr, x, net.params, before)
+            if stale:
+                raise Failure(f"net.predict(x) still uses the initial {', '.join(stale)} after net.params was "
+                              "changed in place, so the layers hold copies of those parameters and training "
+                              "would never reach them.\nHint: give Affine the arrays themselves: "
+                              "Affine(self.params['W1'], self.params['b1']) (no .copy(), no new arrays).")
+            if np.allclose(arr, e / e.sum(axis=1, keepdims=True), rtol=1e-6, atol=1e-9):
+                raise Failure("net.predict(x) returns probabilities (softmax of the scores). It should return "
+                              "the scores, the output of Affine2: the softmax lives in lastLayer and is only "
+                              "needed for the loss.")
+            if np.allclose(arr, (x @ W1 + b1.ravel()) @ W2 + b2.ravel(), rtol=1e-6, atol=1e-9):
+                raise Failure("net.predict(x) skips the ReLU: pass x through every layer in "
+                              "self.layers, in order (Affine1, Relu1, Affine2).")
+        expect_close(got, expected, f"net.predict(x) for x of shape {x.shape} (expected relu(x W1 + b1) W2 + b2)",
+                     rtol=1e-6, atol=1e-9, shape_hint="predict returns one row of scores per sample: (N, output_size).")
+
+
+def _check_loss(net, gen, sizes) -> None:
+    __tracebackhide__ = True
+    d, _, k = sizes
+    for n in (6, 1):
+        x = gen.standard_normal((n, d))
+        labels = gen.integers(0, k, n)
+        expected = _mean_cross_entropy(_scores(net.params, x), labels)
+        for name, t in (("labels", labels), ("one-hot rows", np.eye(k)[labels])):
+            what = f"net.loss(x, t) with t as {name}, batch of {n}"
+            got = _scalar(call(net.loss, x.copy(), t.copy(), what=what), what)
+            if not np.isclose(got, expected, rtol=1e-5, atol=1e-8):
+                if n > 1 and np.isclose(got, expected * n, rtol=1e-5):
+                    hint = "that is the sum over the batch; the loss is the mean."
+                else:
+                    hint = "return self.lastLayer.forward(self.predict(x), t)."
+                raise Failure(f"{what} is wrong: expected the mean cross entropy of softmax(predict(x)), "
+                              f"{expected:.6g}; got {got:.6g}.\nHint: {hint}")
+
+
+def _check_accuracy(net, gen, sizes) -> None:
+    __tracebackhide__ = True
+    d, _, k = sizes
+    n = 20
+    x = gen.standard_normal((n, d))
+    best = _scores(net.params, x).argmax(axis=1)
+    labels = best.copy()
+    wrong = gen.choice(n, 7, replace=False)  # 13 of 20 right: 0.65
+    labels[wrong] = (labels[wrong] + 1 + gen.integers(0, k - 1, 7)) % k
+    expected = float(np.mean(best == labels))
+    for name, t in (("labels", labels), ("one-hot rows", np.eye(k)[labels])):
+        what = f"net.accuracy(x, t) with t as {name}"
+        try:
+            got = _scalar(call(net.accuracy, x.copy(), t.copy(), what=what), what)
+        except Failure as exc:
+            if name == "one-hot rows":
+                raise Failure(f"{exc}\nHint: t may come as one-hot rows: turn them into labels first "
+                              "(if t.ndim != 1: t = np.argmax(t, axis=1)).") from None
+            raise
+        if not np.isclose(got, expected, atol=1e-9):
+            hint = ""
+            if np.isclose(got, expected * n):
+                hint = f"\nHint: {got:g} is the number of right answers; divide by the number of samples."
+            elif name == "one-hot rows":
+                hint = "\nHint: with one-hot t, compare with np.argmax(t, axis=1), the labels."
+            raise Failure(f"{what} is wrong: {int(expected * n)} of {n} predictions (argmax of the scores) "
+                          f"match t, so expected {expected:g}; got {got:g}.{hint}")
+    one = x[:1]
+    got = _scalar(call(net.accuracy, one.copy(), labels[:1].copy(), what="net.accuracy for a batch of 1"),
+                  "net.accuracy for a batch of 1")
+    expect_true(np.isclose(got, float(best[0] == labels[0])),
+                f"net.accuracy(x, t) for a batch of 1 should be {float(best[0] == labels[0]):g}, got {got:g}.")
+
+
+def check_two_layer_net(TwoLayerNet) -> None:
+    """Parameters and their initialisation, layers in order, predict, loss and accuracy against formulas."""
+    __tracebackhide__ = True
+    gen = rng("nb07.two_layer_net")
+    state = np.random.get_state()  # _check_init seeds np.random; the student's own sequence carries on after
+    try:
+        _check_init(TwoLayerNet)
+    finally:
+        np.random.set_state(state)
+    sizes = (4, 5, 3)
+    net = _new(TwoLayerNet, *sizes)
+    _params(net, sizes)
+    _check_layers(net)
+    before = {k: np.array(net.params[k], dtype=np.float64) for k in KEYS}
+    _set_params(net, gen)
+    _check_predict(net, gen, sizes, before)
+    _check_loss(net, gen, sizes)
+    _check_accuracy(net, gen, sizes)
+
+
+# --------------------------------------------------------------------------- gradients and learning
+
+def _compare_grads(grads, numeric: dict, call_name: str, context: str, n: int) -> None:
+    """All four gradients against the numerical ones; one message naming every wrong one."""
+    __tracebackhide__ = True
+    wrong = {}
+    for key in KEYS:
+        try:
+            expect_close(_fitted(grads[key], numeric[key].shape), numeric[key],
+                         f"{call_name}['{key}'] ({context}; checked against numerical gradients of your loss)",
+                         rtol=1e-4, atol=1e-7,
+                         hints={1 / n: f"it is 1/{n} of the right value, and {n} is the batch size: "
+                                       "lastLayer.backward already divides by it.",
+                                n: f"it is {n} times the right value, and {n} is the batch size."})
+        except Failure as exc:
+            wrong[key] = str(exc)
+    if not wrong:
+        return
+    first, _, ratio_hint = wrong[next(iter(wrong))].partition("\nHint: ")
+    summary = f"Wrong: {', '.join(wrong)}; right: {', '.join(k for k in KEYS if k not in wrong) or 'none'}."
+    if set(wrong) <= {"W1", "b1"}:
+        hint = ("W2 and b2 are right, so the start of the backward pass is fine, but what reaches Affine1 is "
+                "wrong: pass dout through every layer, Relu1 included, in reverse order.")
+    else:
+        hint = ratio_hint or _ORDER
+    raise Failure(f"{first}\n{summary}\nHint: {hint}")
+
+
+def _check_backprop(net, gen, sizes) -> None:
+    __tracebackhide__ = True
+    d, _, k = sizes
+    for n in (6, 1):
+        x = _away_from_kinks(gen, net.params, n, d)
+        labels = gen.integers(0, k, n)
+        other = _away_from_kinks(gen, net.params, 4, d)
+        for name, t in (("labels", labels), ("one-hot rows", np.eye(k)[labels])):
+            context = f"t as {name}, batch of {n}"
+            what = f"net.gradient(x, t) with {context}"
+            # A forward pass on another batch first: gradient() must run its own forward pass.
+            call(net.loss, other, gen.integers(0, k, 4), what="net.loss(x, t)")
+            before = {key: np.array(net.params[key]) for key in KEYS}
+            try:
+                grads = _as_grads(call(net.gradient, x.copy(), t.copy(), what=what), what)
+            except Failure as exc:
+                if "raised" in str(exc):
+                    raise Failure(f"{exc}\nHint: {_ORDER}") from None
+                raise
+            grads = {key: np.array(grads[key], dtype=np.float64) for key in KEYS}  # before loss() reruns
+            changed = [key for key in KEYS if not np.array_equal(before[key], net.params[key])]
+            expect_true(not changed, f"{what} changed net.params {changed}; gradient() only computes "
+                                     "gradients, the training loop updates the parameters.")
+            numeric = {key: _numeric_loss_grad(net, x, t, key) for key in KEYS}
+            _compare_grads(grads, numeric, "net.gradient(x, t)", context, n)
+
+
+def _check_numerical_gradient(cls, gen) -> None:
+    __tracebackhide__ = True
+    sizes = (3, 4, 2)
+    net = _new(cls, *sizes)
+    _params(net, sizes)
+    _set_params(net, gen)
+    x = _away_from_kinks(gen, net.params, 3, sizes[0])
+    t = gen.integers(0, sizes[2], 3)
+    before = {key: np.array(net.params[key]) for key in KEYS}
+    what = "net.numerical_gradient(x, t)"
+    grads = _as_grads(call(net.numerical_gradient, x.copy(), t.copy(), what=what), what)
+    grads = {key: np.array(grads[key], dtype=np.float64) for key in KEYS}
+    moved = [key for key in KEYS if not np.allclose(before[key], net.params[key], rtol=0, atol=1e-12)]
+    expect_true(not moved, f"{what} left net.params {moved} changed: restore each entry after nudging it.")
+    for key in KEYS:
+        numeric = _numeric_loss_grad(net, x, t, key)
+        got = _fitted(grads[key], numeric.shape)
+        if got.shape == numeric.shape and not np.any(got) and np.any(np.abs(numeric) > 1e-6):
+            raise Failure(f"{what}['{key}'] is all zeros, so the loss never changed while the entries were "
+                          "nudged.\nHint: bpcourse.gradcheck.numerical_gradient hands your function a COPY of "
+                          "the array; write it into the parameter (self.params[key][...] = w) before calling "
+                          "self.loss(x, t), and restore the parameter afterwards.")
+        expect_close(got, numeric, f"{what}['{key}'] (checked against our own central differences of your loss)",
+                     rtol=1e-3, atol=1e-6)
+
+
+def _check_learns(cls) -> None:
+    """Full-batch gradient descent on seeded spirals, with the student's gradient(), must fit them."""
+    __tracebackhide__ = True
+    from bpcourse.data import spiral
+
+    x, t = spiral(points_per_class=60, classes=3, noise=0.1, seed=7)
+    net = _new(cls, 2, 50, 3)
+    _params(net, (2, 50, 3))
+    gen = rng("nb07.learns")
+    _set_params(net, gen, scale=(1.0, 0.0, np.sqrt(2 / 50), 0.0))
+    first = _scalar(call(net.loss, x, t, what="net.loss(x, t)"), "net.loss(x, t)")
+    for _ in range(STEPS):
+        grads = _as_grads(call(net.gradient, x, t, what="net.gradient(x, t)"), "net.gradient(x, t)")
+        for key in KEYS:
+            net.params[key] -= LR * np.reshape(grads[key], net.params[key].shape)
+    last = _scalar(call(net.loss, x, t, what="net.loss(x, t)"), "net.loss(x, t)")
+    acc = _scalar(call(net.accuracy, x, t, what="net.accuracy(x, t)"), "net.accuracy(x, t)")
+    expect_true(np.isfinite(last) and last < first and acc >= MIN_ACCURACY,
+                f"after {STEPS} steps of gradient descent (learning rate {LR}) on {len(x)} spiral points, "
+                f"the loss went from {first:.4g} to {last:.4g} and the training accuracy is {acc:.3f}; a correct "
+                f"network reaches at least {MIN_ACCURACY}. The update was net.params[key] -= lr * grads[key].")
+
+
+
+def check_two_layer_net_gradient(TwoLayerNet) -> None:
+    """gradient() and numerical_gradient() against central differences of the student's loss; it learns."""
+    __tracebackhide__ = True
+    gen = rng("nb07.gradient")
+    sizes = (4, 5, 3)  # all different, so a layer walked in the wrong direction shows as a shape error
+    net = _new(TwoLayerNet, *sizes)
+    _params(net, sizes)
+    _set_params(net, gen)
+    _check_backprop(net, gen, sizes)
+    _check_numerical_gradient(TwoLayerNet, gen)
+    _check_learns(TwoLayerNet)
