@@ -1,0 +1,175 @@
+"""What a student sees: JupyterLab in a real Chromium runs every solution notebook cleanly.
+
+JupyterLab serves a scratch copy of the solution notebooks on 127.0.0.1; Playwright drives the system
+Chromium (never a downloaded browser) and every request to anything but 127.0.0.1 is blocked. For each
+notebook: Run All, save, then the page must show no error output, one rendered widget per widget output
+and one image per figure the kernel produced. A screenshot per notebook goes to $BPCOURSE_SCREENSHOTS
+(default: build/screenshots/).
+"""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from conftest import REPO, SHARED_MNIST, skip_without_mnist
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.slow
+
+if CHROMIUM is None:
+    pytest.skip("system Chromium not found: install it with `apt-get install chromium` (CI does)",
+                allow_module_level=True)
+sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+
+NOTEBOOKS = sorted(p.stem for p in (REPO / "solutions").glob("*/*.ipynb"))
+TOKEN = "bpcourse-browser-test"
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    root = tmp_path_factory.mktemp("lab")
+    for path in (REPO / "solutions").glob("*/*.ipynb"):
+        shutil.copy(path, root / path.name)
+    settings = root.parent / "lab-settings" / "@jupyterlab" / "notebook-extension"
+    settings.mkdir(parents=True)
+    # Render every cell (no virtual scrolling) so off-screen outputs are in the page too.
+    (settings / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
+    port = _free_port()
+    env = {**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(root.parent / "lab-settings"),
+           "JUPYTERLAB_WORKSPACES_DIR": str(root.parent / "lab-workspaces"), "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+    if SHARED_MNIST.is_dir():
+        env["BPCOURSE_DATA_DIR"] = str(SHARED_MNIST)
+    log = open(root.parent / "lab.log", "w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", "--ip=127.0.0.1", f"--port={port}",
+         f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={root}", "--LabApp.news_url=",
+         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
+        env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(120):
+        try:
+            urllib.request.urlopen(f"{base}/api/status?token={TOKEN}", timeout=2)
+            break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        server.kill()
+        pytest.fail("JupyterLab did not start:\n" + (root.parent / "lab.log").read_text()[-3000:])
+    yield base, root
+    server.terminate()
+    server.wait(timeout=30)
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
+            "--disable-background-networking", "--disable-component-update"])
+        yield chromium
+        chromium.close()
+
+
+def _start_kernel(base: str, path: str) -> None:
+    """Start the notebook's kernel over REST before the page opens.
+
+    If the page's websocket reaches a kernel that is still starting, jupyter_server answers 500 and the
+    page stays "Initializing"; a kernel that is already up avoids that race.
+    """
+    body = json.dumps({"path": path, "type": "notebook", "name": path, "kernel": {"name": "python3"}}).encode()
+    req = urllib.request.Request(f"{base}/api/sessions?token={TOKEN}", data=body, method="POST",
+                                 headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(req, timeout=60).close()
+    # The REST state stays "starting" until a client connects; give the process time to come up.
+    time.sleep(3)
+
+
+def _local_only(route):
+    url = route.request.url
+    if url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:")):
+        route.continue_()
+    else:
+        route.abort()
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebook_runs_in_jupyterlab(lab, browser, name):
+    skip_without_mnist(name)
+    base, root = lab
+    shots = Path(os.environ.get("BPCOURSE_SCREENSHOTS", REPO / "build" / "screenshots"))
+    shots.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.route("**/*", _local_only)
+    try:
+        path = root / f"{name}.ipynb"
+        before = path.stat().st_mtime
+        _start_kernel(base, f"{name}.ipynb")
+        # A workspace of its own per notebook, so no earlier notebook is restored beside it.
+        page.goto(f"{base}/lab/workspaces/{name}/tree/{name}.ipynb?reset&token={TOKEN}")
+        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+        time.sleep(1)
+        select = page.locator(".jp-Dialog button:has-text('Select')")
+        if select.count():  # "Select Kernel" when JupyterLab doesn't pick the started session by itself
+            select.first.click()
+        try:
+            page.wait_for_selector("#jp-main-statusbar :text('Idle')", timeout=30_000)
+        except Exception:  # still "Initializing": reconnect once
+            page.reload()
+            page.wait_for_selector("#jp-main-statusbar :text('Idle')", timeout=60_000)
+        page.locator(".jp-Notebook .jp-Cell").first.click()  # make the notebook the active widget
+
+        def run_all():
+            page.click(".lm-MenuBar-itemLabel:text-is('Run')")
+            page.click(".lm-Menu-itemLabel:text-is('Run All Cells')")
+
+        run_all()
+        # Done when the saved file shows every code cell executed (the page may not render off-screen prompts).
+        # On a freshly started server the first "Run All" is sometimes lost while the kernel connects.
+        start, deadline, done, total, retried = time.time(), time.time() + 240, 0, 0, False
+        while time.time() < deadline:
+            time.sleep(2)
+            page.keyboard.press("Control+s")
+            time.sleep(1)
+            if path.stat().st_mtime > before:
+                cells = [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+                done, total = sum(c.execution_count is not None for c in cells), len(cells)
+                if done == total:
+                    break
+            if not done and not retried and time.time() - start > 30:
+                retried = True
+                run_all()
+        else:
+            pytest.fail(f"{name}: not every cell finished within 240 s ({done}/{total})")
+        time.sleep(1)  # let late renders (widgets) settle before counting
+        saved = nbformat.read(path, as_version=4)
+        errors = [o for c in saved.cells for o in c.get("outputs", []) if o.output_type == "error"]
+        assert not errors, f"{name}: {errors[0].ename}: {errors[0].evalue}"
+        figures = sum(1 for c in saved.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {}))
+        widgets = sum(1 for c in saved.cells for o in c.get("outputs", []) if WIDGET_MIME in o.get("data", {}))
+        stderr = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
+        assert stderr.count() == 0, f"{name}: error output on the page: {stderr.first.inner_text()[:300]}"
+        assert page.locator(".jp-RenderedImage img").count() >= figures
+        assert page.locator(".jp-OutputArea-output .jupyter-widgets.widget-container, "
+                            ".jp-OutputArea-output .jupyter-widgets.widget-inline-hbox, "
+                            ".jp-OutputArea-output .jupyter-widgets.widget-box").count() >= widgets
+        assert "Error displaying widget" not in page.content()
+    finally:
+        page.screenshot(path=str(shots / f"{name}.png"))
+        page.close()
