@@ -8,6 +8,15 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist"
+# Notebook 07 and the kernels the tests start read MNIST from here instead of downloading it.
+if SHARED_MNIST.is_dir():
+    os.environ.setdefault("BPCOURSE_DATA_DIR", str(SHARED_MNIST))
+NEEDS_MNIST = {"07_two_layer_net"}
+
+
+def skip_without_mnist(name: str) -> None:
+    if name in NEEDS_MNIST and not os.environ.get("BPCOURSE_DATA_DIR"):
+        pytest.skip(f"{name} trains on MNIST: set BPCOURSE_DATA_DIR to a folder with the four MNIST .gz files")
 
 
 def assignment_names() -> list[str]:

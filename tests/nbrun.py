@@ -1,5 +1,6 @@
 """Run a notebook with nbclient and classify its cells (shared by the notebook tests)."""
 
+import re
 from pathlib import Path
 
 import nbformat
@@ -44,4 +45,31 @@ def hidden_regions(source: str) -> list[str]:
             inside = False
         elif inside:
             out.append(line)
+    return out
+
+
+# Lines too generic to be an answer (a bare keyword such as `continue` or `else:`, or lone punctuation).
+_GENERIC = re.compile(r"^([A-Za-z_]+:?|[()\[\]{},:;.]*)$")
+
+
+def secret_lines(notebooks) -> set[str]:
+    """Lines of solution regions and hidden tests that the solution notebooks don't also show openly."""
+    secret, public = set(), set()
+    for path in notebooks:
+        for cell in nbformat.read(path, as_version=4).cells:
+            hidden = {line.strip() for line in solution_regions(cell.source) + hidden_regions(cell.source)}
+            secret |= hidden
+            public |= {line.strip() for line in cell.source.splitlines()} - hidden
+    return {s for s in secret - public if s and not s.startswith("#") and not _GENERIC.match(s)}
+
+
+def tree_lines(root: Path) -> dict[Path, set[str]]:
+    """Every stripped line of every file under root (notebooks: their cell sources)."""
+    out = {}
+    for path in root.rglob("*"):
+        if path.is_file() and ".git" not in path.relative_to(root).parts:
+            text = path.read_text(errors="replace")
+            if path.suffix == ".ipynb":
+                text = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells)
+            out[path] = {line.strip() for line in text.splitlines()}
     return out

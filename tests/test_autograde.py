@@ -6,6 +6,7 @@ solutions with a single backward made wrong. The gradebook must give full marks,
 """
 
 import csv
+import os
 import subprocess
 import sys
 
@@ -33,8 +34,19 @@ def backward(nodes, values):
 """, {"test_backward"}),
     "03_add_mul_nodes": ("mul_layer", _DOUBLE_BACKWARD.format(cls="MulLayer"), {"test_mul_layer"}),
     "04_activation_layers": ("relu", _DOUBLE_BACKWARD.format(cls="Relu"), {"test_relu"}),
-    "05_affine_layer": ("affine", _DOUBLE_BACKWARD.format(cls="Affine"), None),
-    "06_softmax_with_loss": ("softmax_with_loss", _DOUBLE_BACKWARD.format(cls="SoftmaxWithLoss"), None),
+    "02_chain_rule": ("sigmoid_gate", """
+_right_gate = sigmoid_gate
+def sigmoid_gate(w, x):
+    f, dw, dx = _right_gate(w, x)
+    return f, [2 * g for g in dw], [2 * g for g in dx]
+""", {"test_sigmoid_gate"}),
+    "05_affine_layer": ("affine", _DOUBLE_BACKWARD.format(cls="Affine"), {"test_affine_backward"}),
+    "07_two_layer_net": ("two_layer_net", """
+_right_gradient = TwoLayerNet.gradient
+TwoLayerNet.gradient = lambda self, x, t: {k: 2 * v for k, v in _right_gradient(self, x, t).items()}
+""", {"test_gradient"}),
+    "06_softmax_with_loss": ("softmax_with_loss", _DOUBLE_BACKWARD.format(cls="SoftmaxWithLoss"),
+                             {"test_softmax_with_loss"}),
 }
 
 
@@ -59,8 +71,10 @@ def _submission(name: str, wrong: tuple | None = None):
 
 
 def _nbgrader(root, *args):
+    # nbgrader runs alembic (gradebook migrations) from PATH: make it the one beside this Python.
+    env = {**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")}
     result = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=root, capture_output=True,
-                            text=True, timeout=900)
+                            text=True, timeout=900, env=env)
     assert result.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
     return result
 
@@ -105,9 +119,7 @@ def test_one_wrong_backward_costs_only_its_exercise(graded, name):
     lost = {cell for cell, (score, top) in scores.items() if score < top}
     expected = WRONG[name][2]
     assert lost, f"{name}: a doubled backward in {WRONG[name][0]} lost no points: {scores}"
-    if expected is not None:
-        assert lost == expected, f"{name}: lost points in {lost}, expected only {expected}"
-    assert len(lost) < len(scores), f"{name}: every exercise lost points: {scores}"
+    assert lost == expected, f"{name}: lost points in {lost}, expected only {expected}"
 
 
 @pytest.mark.slow

@@ -5,8 +5,8 @@ import json
 import nbformat
 import pytest
 
-from conftest import REPO, assignment_names
-from nbrun import errors, execute, hidden_regions, is_graded_test, solution_regions
+from conftest import REPO, assignment_names, skip_without_mnist
+from nbrun import errors, execute, is_graded_test, secret_lines, tree_lines
 
 NAMES = assignment_names()
 
@@ -39,35 +39,22 @@ def test_notebooks_are_committed_without_outputs(kind):
         assert not dirty, f"{path.relative_to(REPO)} has outputs in cells {dirty}"
 
 
-def _course_lines() -> set[str]:
-    lines = set()
-    for path in (REPO / "course").rglob("*"):
-        if path.is_file():
-            text = path.read_text(errors="replace")
-            if path.suffix == ".ipynb":
-                text = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells)
-            lines.update(line.strip() for line in text.splitlines())
-    return lines
+# Notebook 07 hands out working layers from 04-06 in a locked cell, by design (README: release 07 after
+# 04-06 are due). Those answers may appear there and nowhere else.
+HANDED_OUT_IN = {"07_two_layer_net": {"04_activation_layers", "05_affine_layer", "06_softmax_with_loss"}}
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_no_solution_or_hidden_test_line_in_course(name):
-    course_text = _course_lines()
-    nb = nbformat.read(notebook("solutions", name), as_version=4)
-    # A line that the solution notebook also shows outside every answer region is not a secret.
-    public = set()
-    for cell in nb.cells:
-        inside = set(map(str.strip, solution_regions(cell.source) + hidden_regions(cell.source)))
-        public.update(line.strip() for line in cell.source.splitlines() if line.strip() not in inside)
-    secret = set()
-    for cell in nb.cells:
-        secret.update(line.strip() for line in solution_regions(cell.source) + hidden_regions(cell.source))
-    secret = {s for s in secret - public if s and not s.startswith("#")}
+    secret = secret_lines([notebook("solutions", name)])
     assert secret, f"{name}: no solution or hidden-test lines found (markers missing?)"
-    leaked = sorted(secret & course_text)
-    assert not leaked, f"course/ contains answer lines of {name}: {leaked[:5]}"
-    for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "grader_tests"):
-        assert not any(marker in line for line in course_text), f"course/ contains {marker!r}"
+    for path, lines in tree_lines(REPO / "course").items():
+        if name in HANDED_OUT_IN.get(path.parent.name, ()):
+            continue
+        leaked = sorted(secret & lines)
+        assert not leaked, f"{path.relative_to(REPO)} contains answer lines of {name}: {leaked[:5]}"
+        for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "grader_tests"):
+            assert not any(marker in line for line in lines), f"{path.relative_to(REPO)} contains {marker!r}"
 
 
 @pytest.mark.slow
@@ -82,6 +69,7 @@ def test_solution_passes_nbgrader_validation(name):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_release_fails_every_graded_test_and_runs_the_rest(name):
+    skip_without_mnist(name)
     nb = execute(notebook("course", name))
     graded = [c for c in nb.cells if is_graded_test(c)]
     assert graded, f"{name} has no graded test cells"
