@@ -15,7 +15,8 @@ import zlib
 
 import numpy as np
 
-__all__ = ["Failure", "rng", "call", "num_vjp", "expect_close", "expect_true", "CASES"]
+__all__ = ["Failure", "rng", "call", "num_vjp", "expect_close", "expect_true", "matches", "replace_hint",
+           "check_layer", "CASES"]
 
 # The shapes every elementwise check runs on: a scalar, a vector, a non-square matrix, a batch of one.
 CASES = [(), (5,), (3, 4), (1, 6)]
@@ -150,6 +151,20 @@ def expect_close(got, expected, what: str, *, rtol: float = 1e-5, atol: float = 
     else:
         hint = _ratio_hint(got, expected, hints or {})
     raise Failure(msg + (f"\nHint: {hint}" if hint else ""))
+
+
+def matches(a, b, rtol: float = 1e-6, atol: float = 1e-9) -> bool:
+    """Whether a student's value equals b (same shape, close): used to recognise a classic mistake."""
+    try:
+        a = np.asarray(a, dtype=np.float64)
+    except (TypeError, ValueError):
+        return False
+    return a.shape == np.shape(b) and bool(np.allclose(a, b, rtol=rtol, atol=atol))
+
+
+def replace_hint(message: str, hint: str) -> str:
+    """The failure message with its hint replaced by a sharper one."""
+    return message.split("\nHint:")[0] + f"\nHint: {hint}"
 
 
 def expect_true(condition: bool, message: str) -> None:

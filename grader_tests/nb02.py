@@ -11,7 +11,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._core import Failure, call, expect_close, expect_true, num_vjp, rng
+from ._core import (
+    matches as _close,
+    Failure,
+    call,
+    expect_close,
+    expect_true,
+    num_vjp,
+    rng,
+)
 
 __all__ = ["check_numerical_diff", "check_chain_rule", "check_circuit", "check_sigmoid_gate"]
 
@@ -30,14 +38,6 @@ def _fmt(v) -> str:
     if np.ndim(v):
         return "[" + ", ".join(f"{float(t):.4g}" for t in np.ravel(v)) + "]"
     return f"{float(v):.6g}"
-
-
-def _close(a, b, rtol=1e-6, atol=1e-9) -> bool:
-    try:
-        a = np.asarray(a, dtype=np.float64)
-    except (TypeError, ValueError):
-        return False
-    return a.shape == np.shape(b) and bool(np.allclose(a, b, rtol=rtol, atol=atol))
 
 
 def _expect(got, expected, what: str, *, hints: dict | None = None, extra_hint: str = "", **kw) -> None:

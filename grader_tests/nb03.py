@@ -10,7 +10,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._core import CASES, Failure, call, check_layer, expect_close, expect_true, num_vjp, rng
+from ._core import (
+    matches as _close,
+    replace_hint as _replace_hint,
+    CASES,
+    Failure,
+    call,
+    check_layer,
+    expect_close,
+    expect_true,
+    num_vjp,
+    rng,
+)
 
 __all__ = ["check_mul_layer", "check_add_layer", "check_max_layer"]
 
@@ -33,18 +44,6 @@ def _pair(name: str, shape: tuple, *, apart: bool = False):
     signs = g.permutation(np.where(np.arange(size) % 2 == 0, 1.0, -1.0)).reshape(shape)
     # Far from a tie, so central differences with h = 1e-6 never cross the kink of max.
     return x, x + signs * g.uniform(0.1, 2.0, shape)
-
-
-def _replace_hint(message: str, hint: str) -> str:
-    return message.split("\nHint:")[0] + f"\nHint: {hint}"
-
-
-def _close(a, b) -> bool:
-    try:
-        a = np.asarray(a, dtype=np.float64)
-    except (TypeError, ValueError):
-        return False
-    return a.shape == np.shape(b) and bool(np.allclose(a, b, rtol=1e-6, atol=1e-9))
 
 
 def _run_case(make, name: str, x, y, dout):

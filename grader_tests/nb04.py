@@ -10,7 +10,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._core import CASES, Failure, call, check_layer, rng
+from ._core import (
+    matches as _close,
+    replace_hint as _replace_hint,
+    CASES,
+    Failure,
+    call,
+    check_layer,
+    rng,
+)
 
 __all__ = ["check_relu", "check_sigmoid"]
 
@@ -40,18 +48,6 @@ def _sigmoid(x) -> np.ndarray:
     x = np.asarray(x, dtype=np.float64)
     e = np.exp(-np.abs(x))
     return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
-
-
-def _replace_hint(message: str, hint: str) -> str:
-    return message.split("\nHint:")[0] + f"\nHint: {hint}"
-
-
-def _close(a, b) -> bool:
-    try:
-        a = np.asarray(a, dtype=np.float64)
-    except (TypeError, ValueError):
-        return False
-    return a.shape == np.shape(b) and bool(np.allclose(a, b, rtol=1e-6, atol=1e-9))
 
 
 def _finite(a) -> bool:

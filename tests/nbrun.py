@@ -23,29 +23,26 @@ def is_graded_test(cell) -> bool:
     return bool(meta.get("grade")) and not meta.get("solution")
 
 
-def solution_regions(source: str) -> list[str]:
-    """The lines between ### BEGIN SOLUTION and ### END SOLUTION."""
+def _regions(source: str, begin: str, end: str) -> list[str]:
     out, inside = [], False
     for line in source.splitlines():
-        if "### BEGIN SOLUTION" in line:
+        if begin in line:
             inside = True
-        elif "### END SOLUTION" in line:
+        elif end in line:
             inside = False
         elif inside:
             out.append(line)
     return out
+
+
+def solution_regions(source: str) -> list[str]:
+    """The lines between ### BEGIN SOLUTION and ### END SOLUTION."""
+    return _regions(source, "### BEGIN SOLUTION", "### END SOLUTION")
 
 
 def hidden_regions(source: str) -> list[str]:
-    out, inside = [], False
-    for line in source.splitlines():
-        if "### BEGIN HIDDEN TESTS" in line:
-            inside = True
-        elif "### END HIDDEN TESTS" in line:
-            inside = False
-        elif inside:
-            out.append(line)
-    return out
+    """The lines between ### BEGIN HIDDEN TESTS and ### END HIDDEN TESTS."""
+    return _regions(source, "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
 
 
 # Lines too generic to be an answer (a bare keyword such as `continue` or `else:`, or lone punctuation).

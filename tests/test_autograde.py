@@ -50,12 +50,68 @@ TwoLayerNet.gradient = lambda self, x, t: {k: 2 * v for k, v in _right_gradient(
 }
 
 
+# Correct answers written the way the textbook writes them, each with a habit stock nbgrader punishes or a
+# strict checker might: ReLU backward writing into dout, a Sigmoid whose exp overflows (NumPy prints a
+# RuntimeWarning on stderr) while its values stay right, a loss backward that ignores dout. Full marks.
+TEXTBOOK_STYLE = {
+    "04_activation_layers": {
+        "relu": """
+class Relu:
+    def __init__(self):
+        self.mask = None
+
+    def forward(self, x):
+        self.mask = x <= 0
+        y = np.array(x, dtype=float, copy=True)
+        y[self.mask] = 0.0
+        return y
+
+    def backward(self, dout):
+        dout[self.mask] = 0.0  # in place, and handed back
+        return dout
+""",
+        "sigmoid": """
+class Sigmoid:
+    def __init__(self):
+        self.out = None
+
+    def forward(self, x):
+        self.out = 1.0 / (1.0 + np.exp(-x))  # exp overflows for x < -709: a warning, yet the value is right
+        return self.out
+
+    def backward(self, dout):
+        return dout * self.out * (1.0 - self.out)
+""",
+    },
+    "06_softmax_with_loss": {
+        "softmax_with_loss": """
+class SoftmaxWithLoss:
+    def __init__(self):
+        self.y = self.t = None
+
+    def forward(self, x, t):
+        self.t = t
+        self.y = softmax(x)
+        return cross_entropy_error(self.y, t)
+
+    def backward(self, dout=1):  # dout is always 1 here, so it is ignored
+        n = self.y.shape[0]
+        if np.ndim(self.t) == np.ndim(self.y):
+            return (self.y - self.t) / n
+        dx = self.y.copy()
+        dx[np.arange(n), self.t] -= 1
+        return dx / n
+""",
+    },
+}
+
+
 def _strip_markers(source: str) -> str:
     return "\n".join(line for line in source.splitlines()
                      if "### BEGIN SOLUTION" not in line and "### END SOLUTION" not in line)
 
 
-def _submission(name: str, wrong: tuple | None = None):
+def _submission(name: str, wrong: tuple | None = None, styled: dict | None = None):
     """The released notebook with its solution cells filled in from solutions/ as a student would."""
     course = nbformat.read(REPO / "course" / name / f"{name}.ipynb", as_version=4)
     solved = {c.metadata.nbgrader["grade_id"]: c.source
@@ -65,6 +121,8 @@ def _submission(name: str, wrong: tuple | None = None):
         meta = cell.metadata.get("nbgrader", {})
         if meta.get("solution"):
             cell.source = _strip_markers(solved[meta["grade_id"]])
+            if styled and meta["grade_id"] in styled:
+                cell.source = styled[meta["grade_id"]]
             if wrong and meta["grade_id"] == wrong[0]:
                 cell.source += "\n" + wrong[1]
     return course
@@ -88,6 +146,8 @@ def graded(tmp_path_factory):
                     "blank": nbformat.read(REPO / "course" / name / f"{name}.ipynb", as_version=4)}
         if name in WRONG:
             students["onewrong"] = _submission(name, WRONG[name])
+        if name in TEXTBOOK_STYLE:
+            students["textbook"] = _submission(name, styled=TEXTBOOK_STYLE[name])
         for student, nb in students.items():
             path = root / "submitted" / student / name / f"{name}.ipynb"
             path.parent.mkdir(parents=True)
@@ -110,6 +170,13 @@ def test_solutions_get_full_marks_and_the_release_gets_zero(graded, name):
     assert full and all(score == top for score, top in full.values()), f"{name}: {full}"
     blank = _scores(graded, name, "blank")
     assert all(score == 0 for score, _ in blank.values()), f"{name}: {blank}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(set(TEXTBOOK_STYLE) & set(NAMES)))
+def test_textbook_style_answers_get_full_marks(graded, name):
+    scores = _scores(graded, name, "textbook")
+    assert scores and all(score == top for score, top in scores.values()), f"{name}: {scores}"
 
 
 @pytest.mark.slow

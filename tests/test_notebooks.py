@@ -1,6 +1,7 @@
 """The course pipeline: solutions validate, the release is nbgrader's output, and it leaks nothing."""
 
 import json
+import socket
 
 import nbformat
 import pytest
@@ -79,3 +80,22 @@ def test_release_fails_every_graded_test_and_runs_the_rest(name):
         else:
             assert not errors(cell), (f"{name}: a non-test cell fails in the release:\n{cell.source[:300]}\n"
                                       f"{errors(cell)[0]['ename']}: {errors(cell)[0]['evalue']}")
+
+
+@pytest.mark.slow
+def test_07_without_network_or_data_stops_at_loading_with_a_clear_message(tmp_path, monkeypatch):
+    name = "07_two_layer_net"
+    if name not in NAMES:
+        pytest.skip("no notebook 07")
+    monkeypatch.delenv("BPCOURSE_DATA_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # an empty per-user cache
+    with socket.socket() as s:  # a port nobody listens on: the "mirror" is dead, as with no network
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    monkeypatch.setenv("BPCOURSE_MNIST_URL", f"http://127.0.0.1:{dead}/")
+    nb = execute(notebook("solutions", name))
+    first = next(c for c in nb.cells if errors(c))
+    assert "load_mnist" in first.source, f"the first failing cell is not the loading cell:\n{first.source[:300]}"
+    text = " ".join(e["evalue"] + "".join(e["traceback"]) for e in errors(first))
+    assert "BPCOURSE_DATA_DIR" in text and "MNIST" in text
+    assert "urllib" not in text and "requests" not in text and "site-packages" not in text
