@@ -9,6 +9,7 @@ import csv
 import os
 import subprocess
 import sys
+from html import escape as html_escape
 
 import nbformat
 import pytest
@@ -190,12 +191,18 @@ def test_one_wrong_backward_costs_only_its_exercise(graded, name):
 
 
 @pytest.mark.slow
-def test_feedback_explains_failures_without_hidden_test_source(graded):
-    name = "03_add_mul_nodes" if "03_add_mul_nodes" in NAMES else NAMES[-1]
-    _nbgrader(graded, "generate_feedback", name)
+@pytest.mark.parametrize("name", sorted(set(WRONG) & set(NAMES)))
+def test_feedback_explains_failures_without_hidden_test_source(graded, name):
+    _nbgrader(graded, "generate_feedback", name, "--student", "onewrong")
     html = (graded / "feedback" / "onewrong" / name / f"{name}.html").read_text()
     assert "grader_tests" not in html and "BEGIN HIDDEN TESTS" not in html
-    assert "is wrong" in html  # the hidden test's message reaches the student
+    # What the student needs does reach them: each failing check's message.
+    autograded = nbformat.read(graded / "autograded" / "onewrong" / name / f"{name}.ipynb", as_version=4)
+    messages = [o.evalue.splitlines()[0] for c in autograded.cells for o in c.get("outputs", [])
+                if o.output_type == "error" and o.evalue.strip()]
+    assert messages, f"{name}: no failing check in the spoiled submission"
+    for message in messages:
+        assert html_escape(message, quote=False) in html, f"{name}: feedback lacks {message!r}"
 
 
 @pytest.mark.slow
