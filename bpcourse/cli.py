@@ -35,6 +35,29 @@ def _export_student(args) -> int:
     return 0
 
 
+def _grade(args) -> int:
+    from .grading import Unreadable, grade, summary
+
+    root = Path(args.root)
+    if not (root / "nbgrader_config.py").is_file():
+        print(f"bpcourse grade: no nbgrader_config.py in {root.resolve()}; run it from the course repository",
+              file=sys.stderr)
+        return 2
+    try:
+        outcomes = grade(root, args.assignment, args.student, workers=args.workers, timeout=args.timeout,
+                         memory_cap=int(args.memory_gb * 1024 ** 3) if args.memory_gb > 0 else 0)
+    except Unreadable as exc:
+        print(f"bpcourse grade: {exc}", file=sys.stderr)
+        return 2
+    if not outcomes:
+        names = " or ".join(args.assignment)
+        print(f"bpcourse grade: nobody handed in {names} (expected submitted/<student>/<assignment>/"
+              "<assignment>.ipynb)", file=sys.stderr)
+        return 1
+    print(summary(outcomes))
+    return 1 if any(o.problem for o in outcomes) else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bpcourse", description=__doc__)
     parser.add_argument("--root", default=".", help="the course repository (default: the current folder)")
@@ -50,6 +73,17 @@ def main(argv: list[str] | None = None) -> int:
     exp.add_argument("--assignment", action="append", metavar="NAME",
                      help="export only these released assignments (repeat; default: all)")
     exp.set_defaults(run=_export_student)
+    grd = sub.add_parser("grade", help="autograde assignments with nbgrader, robust to broken submissions")
+    grd.add_argument("assignment", metavar="ASSIGNMENT", nargs="+",
+                     help="one or more assignments (several share the workers)")
+    grd.add_argument("--student", action="append", metavar="ID",
+                     help="grade only this student (repeat; default: everyone in submitted/)")
+    grd.add_argument("--workers", type=int, default=2, help="submissions graded at once (default: 2)")
+    grd.add_argument("--timeout", type=int, default=30, help="seconds a cell may run before it is stopped "
+                     "and scores 0 (default: 30)")
+    grd.add_argument("--memory-gb", type=float, default=2.0, help="address-space cap of each grading kernel "
+                     "in GB; 0 for none (default: 2)")
+    grd.set_defaults(run=_grade)
     args = parser.parse_args(argv)
     return args.run(args)
 

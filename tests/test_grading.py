@@ -1,0 +1,218 @@
+"""`bpcourse grade` on a class where each student hands in one hazard, graded in one run.
+
+Every submission starts from a correct answer to notebook 03 (three exercises, 2 points each) and is then
+altered the way students actually alter notebooks. Each must get what it deserves, and nobody else may be
+affected; a second run must give the same scores.
+"""
+
+import json
+import os
+import re
+import sys
+
+import nbformat
+import pytest
+from conftest import copy_course
+from test_autograde import _DOUBLE_BACKWARD, TEXTBOOK_STYLE, _submission
+
+NAME = "03_add_mul_nodes"
+FULL = {"test_mul_layer": 2.0, "test_add_layer": 2.0, "test_max_layer": 2.0}
+# Notebook 04, graded in the same run: the textbook Sigmoid, whose exp overflows (a NumPy RuntimeWarning on
+# stderr) on the hidden test's large inputs while its values stay right.
+NB04 = "04_activation_layers"
+FULL04 = {"test_relu": 2.0, "test_sigmoid": 3.0}
+TIMEOUT = 5  # seconds per cell for this class: enough for every cell of notebook 03, short for the hang
+
+
+def _append(nb, grade_id, code):
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+    cell.source += "\n" + code
+    return nb
+
+
+def _index(nb, grade_id):
+    return next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+
+
+def _hazards04():
+    textbook = TEXTBOOK_STYLE[NB04]
+    wrong = _DOUBLE_BACKWARD.format(cls="Sigmoid")
+    return {"s01_overflow": (_submission(NB04, styled=textbook), set()),
+            "s01_overflow_wrong": (_submission(NB04, ("sigmoid", wrong), styled=textbook), {"test_sigmoid"})}
+
+
+def _hazards():
+    """student -> (notebook or raw text, the test cells that must lose their points, or None if unreadable)."""
+    wrong_mul = _DOUBLE_BACKWARD.format(cls="MulLayer")
+    s = {"full": (_submission(NAME), set())}
+
+    warns = """
+import sys, warnings
+_quiet_backward = MulLayer.backward
+def _noisy(self, dout):
+    warnings.warn("a warning from correct code", RuntimeWarning)
+    print("and a line on stderr", file=sys.stderr)
+    return _quiet_backward(self, dout)
+MulLayer.backward = _noisy
+"""
+    s["s01_warning"] = (_append(_submission(NAME), "mul_layer", warns), set())
+    s["s01_warning_wrong"] = (_append(_submission(NAME, ("mul_layer", wrong_mul)), "mul_layer", warns),
+                              {"test_mul_layer"})
+
+    nb = _submission(NAME, ("mul_layer", wrong_mul))  # wrong, and the test cell that would catch it edited away
+    nb.cells[_index(nb, "test_mul_layer")].source = "print('all good')"
+    s["s02_edited_test"] = (nb, {"test_mul_layer"})
+
+    nb = _submission(NAME, ("mul_layer", wrong_mul))  # wrong, its test cell and the locked imports deleted
+    del nb.cells[_index(nb, "test_mul_layer")]
+    del nb.cells[_index(nb, "setup")]
+    s["s03_deleted_cells"] = (nb, {"test_mul_layer"})
+
+    nb = _submission(NAME)  # copy-pasted solution cell (nbgrader #1083)
+    i = _index(nb, "mul_layer")
+    nb.cells.insert(i + 1, nbformat.from_dict(json.loads(json.dumps(nb.cells[i]))))
+    nb.cells[i + 1].id = "pasted-copy"
+    s["s04_duplicated_cell"] = (nb, set())
+
+    flood = 'print("0123456789" * 2_000_000)  # 20 MB on one line: nbgrader\'s own limit counts lines\n'
+    s["s05_flood"] = (_append(_submission(NAME), "max_layer", flood), set())
+    # Never returns on a batch of one, which only the hidden test tries (so one cell, not five, times out),
+    # and swallows the interrupt the timeout sends: only a fresh kernel lets the next cells run.
+    s["s06_hang"] = (_append(_submission(NAME), "mul_layer", """
+_finite_backward = MulLayer.backward
+def _forever(self, dout):
+    while np.shape(dout)[:1] == (1,):
+        try:
+            while True:
+                pass
+        except KeyboardInterrupt:
+            pass
+    return _finite_backward(self, dout)
+MulLayer.backward = _forever
+"""), {"test_mul_layer"})
+    s["s07_kernel_exit"] = (_append(_submission(NAME), "add_layer", """
+import os
+AddLayer.backward = lambda self, dout: os._exit(1)
+"""), {"test_add_layer"})
+    # Address space only (np.empty touches no page, so the machine is safe either way): under the 2 GB cap it
+    # stops after a block or two of 800 MB; without a cap only after tens of terabytes. It says which.
+    s["s08_memory"] = (_append(_submission(NAME), "max_layer", """
+def _hoard(self, dout):
+    kept = []
+    try:
+        while True:
+            kept.append(np.empty(10 ** 8))
+    except MemoryError:
+        raise MemoryError(f"stopped after {len(kept)} blocks") from None
+MaxLayer.backward = _hoard
+"""), {"test_max_layer"})
+    s["s09_truncated"] = (nbformat.writes(_submission(NAME))[:5000], None)
+    s["s09_missing"] = (None, None)
+    return s
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    from bpcourse.grading import grade
+    from bpcourse.instructor import release
+
+    root = copy_course(tmp_path_factory.mktemp("class"))
+    # nbgrader runs alembic (gradebook migrations) from PATH: make it the one beside this Python.
+    os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
+    release(root, [NAME, NB04])
+    hazards = {(NAME, s): h for s, h in _hazards().items()} | {(NB04, s): h for s, h in _hazards04().items()}
+    for (name, student), (nb, _) in hazards.items():
+        folder = root / "submitted" / student / name
+        folder.mkdir(parents=True)
+        if isinstance(nb, str):
+            (folder / f"{name}.ipynb").write_text(nb)
+        elif nb is not None:
+            nbformat.write(nb, folder / f"{name}.ipynb")
+        else:
+            (folder / f"{name} (1).ipynb").write_text("{}")  # handed in under another name
+    before = {p: p.read_bytes() for p in (root / "submitted").rglob("*.ipynb")}
+    cwd = os.getcwd()
+    try:
+        os.chdir(root)
+        first, again = ({(o.assignment, o.student): o
+                         for o in grade(root, [NAME, NB04], workers=2, timeout=TIMEOUT, progress=False)}
+                        for _ in range(2))
+    finally:
+        os.chdir(cwd)
+    after = {p: p.read_bytes() for p in (root / "submitted").rglob("*.ipynb")}
+    return root, hazards, first, again, before == after
+
+
+@pytest.mark.slow
+def test_every_hazard_gets_what_it_deserves(graded):
+    _, hazards, first, _, _ = graded
+    wrong = []
+    for (name, student), (_, loses) in hazards.items():
+        o = first[name, student]
+        if loses is None:
+            continue
+        assert not o.problem, f"{student} was not graded: {o.problem}"
+        full = FULL if name == NAME else FULL04
+        expected = {cell: 0.0 if cell in loses else top for cell, top in full.items()}
+        got = {cell: score for cell, (score, _) in o.cells.items()}
+        if got != expected:
+            wrong.append(f"{student}: expected {expected}, got {got}")
+    assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.slow
+def test_unreadable_submissions_are_reported_by_name(graded):
+    _, _, first, _, _ = graded
+    truncated, missing = first[NAME, "s09_truncated"], first[NAME, "s09_missing"]
+    assert "not valid notebook JSON" in truncated.problem
+    assert f"no {NAME}.ipynb" in missing.problem and "(1).ipynb" in missing.problem  # names what it found
+    assert truncated.score is None and missing.score is None
+
+
+@pytest.mark.slow
+def test_repairs_are_reported_and_submissions_untouched(graded):
+    root, _, first, _, untouched = graded
+    assert untouched, "grading modified a file in submitted/"
+    assert any("'test_mul_layer' was deleted" in c for c in first[NAME, "s03_deleted_cells"].changes)
+    assert any("'setup' was deleted" in c for c in first[NAME, "s03_deleted_cells"].changes)
+    assert any("'mul_layer' appeared 2 times" in c for c in first[NAME, "s04_duplicated_cell"].changes)
+    flooded = root / "autograded" / "s05_flood" / NAME / f"{NAME}.ipynb"
+    assert flooded.stat().st_size < 1_000_000, f"the autograded notebook keeps {flooded.stat().st_size} bytes"
+
+
+@pytest.mark.slow
+def test_failures_name_their_cause_in_the_graded_notebook(graded):
+    root = graded[0]
+    for student, cell, text in [("s06_hang", "test_mul_layer", "CellTimeoutError"),
+                                ("s07_kernel_exit", "test_add_layer", "KernelDied"),
+                                ("s08_memory", "test_max_layer", "MemoryError")]:
+        nb = nbformat.read(root / "autograded" / student / NAME / f"{NAME}.ipynb", as_version=4)
+        outputs = nb.cells[_index(nb, cell)].outputs
+        assert any(o.output_type == "error" and text in o.ename for o in outputs), \
+            f"{student}: {cell} has no {text} error: {[o.get('ename') for o in outputs]}"
+    # outputs are s08's (checked last): how far did it get before MemoryError?
+    blocks = int(re.search(r"stopped after (\d+) blocks", str([o.evalue for o in outputs])).group(1))
+    assert blocks <= 2, f"s08_memory got {blocks} blocks of 800 MB: the 2 GB address-space cap is not in force"
+
+
+@pytest.mark.slow
+def test_regrading_gives_the_same_scores(graded):
+    _, _, first, again, _ = graded
+    assert {s: o.cells for s, o in first.items()} == {s: o.cells for s, o in again.items()}
+    assert {s: o.problem for s, o in first.items()} == {s: o.problem for s, o in again.items()}
+
+
+@pytest.mark.slow
+def test_export_lists_the_graded_students(graded):
+    import csv
+    root = graded[0]
+    with open(root / "grades.csv") as f:
+        rows = {r["student_id"]: float(r["score"]) for r in csv.DictReader(f) if r["assignment"] == NAME}
+    assert rows["full"] == sum(FULL.values()) and rows["s07_kernel_exit"] == 4.0
+
+
+def test_cli_reports_an_assignment_missing_from_the_gradebook(tmp_path, capsys):
+    from bpcourse.cli import main
+    root = copy_course(tmp_path / "class")
+    assert main(["--root", str(root), "grade", NAME]) == 2
+    assert NAME in capsys.readouterr().err
