@@ -15,7 +15,7 @@ import zlib
 
 import numpy as np
 
-__all__ = ["Failure", "rng", "call", "num_vjp", "expect_close", "expect_true", "matches", "replace_hint",
+__all__ = ["Failure", "rng", "call", "num_vjp", "expect_close", "expect_true", "as_number", "matches", "replace_hint",
            "check_layer", "CASES"]
 
 # The shapes every elementwise check runs on: a scalar, a vector, a non-square matrix, a batch of one.
@@ -151,6 +151,17 @@ def expect_close(got, expected, what: str, *, rtol: float = 1e-5, atol: float = 
     else:
         hint = _ratio_hint(got, expected, hints or {})
     raise Failure(msg + (f"\nHint: {hint}" if hint else ""))
+
+
+def as_number(value, what: str) -> float:
+    """A student's single number as a float, or a Failure that says what came back instead."""
+    __tracebackhide__ = True
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise Failure(f"{what} should be a number, got {type(value).__name__}: {value!r:.100}") from None
+    expect_true(arr.size == 1, f"{what} should be a single number, got an array of shape {arr.shape}.")
+    return float(arr.reshape(()))
 
 
 def matches(a, b, rtol: float = 1e-6, atol: float = 1e-9) -> bool:

@@ -14,7 +14,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from grader_tests._core import Failure, call, expect_true, rng
+from ._core import Failure, call, expect_true, rng
+from ._core import as_number as _number
 
 __all__ = ["check_forward", "check_backward"]
 
@@ -127,16 +128,6 @@ def graphs(name: str):
          {"a": 0.7, "b": -1.3}),
     ]
     return fixed + [_random_graph(g, ni, no) for ni, no in [(2, 4), (3, 7), (4, 11)]]
-
-
-def _number(v, what: str) -> float:
-    __tracebackhide__ = True
-    try:
-        arr = np.asarray(v, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise Failure(f"{what} should be a number, got {type(v).__name__}: {v!r:.80}") from None
-    expect_true(arr.size == 1, f"{what} should be a single number, got an array of shape {arr.shape}.")
-    return float(arr.reshape(()))
 
 
 def _lookup(table, name: str, fn: str, kind: str) -> float:

@@ -14,6 +14,7 @@ import itertools
 import numpy as np
 
 from ._core import Failure, call, expect_close, expect_true, rng
+from ._core import as_number as _scalar
 
 __all__ = ["check_two_layer_net", "check_two_layer_net_gradient"]
 
@@ -79,16 +80,6 @@ def _mean_cross_entropy(scores, labels) -> float:
     m = scores.max(axis=1, keepdims=True)
     logp = scores - m - np.log(np.exp(scores - m).sum(axis=1, keepdims=True))
     return float(-np.mean(logp[np.arange(len(labels)), labels]))
-
-
-def _scalar(value, what: str) -> float:
-    __tracebackhide__ = True
-    try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise Failure(f"{what} should be a number, got {type(value).__name__}: {value!r:.100}") from None
-    expect_true(arr.size == 1, f"{what} should be a single number, got an array of shape {arr.shape}.")
-    return float(arr.reshape(()))
 
 
 def _away_from_kinks(gen, params, n: int, d: int) -> np.ndarray:
@@ -398,7 +389,6 @@ def _check_learns(cls) -> None:
                 f"after {STEPS} steps of gradient descent (learning rate {LR}) on {len(x)} spiral points, "
                 f"the loss went from {first:.4g} to {last:.4g} and the training accuracy is {acc:.3f}; a correct "
                 f"network reaches at least {MIN_ACCURACY}. The update was net.params[key] -= lr * grads[key].")
-
 
 
 def check_two_layer_net_gradient(TwoLayerNet) -> None:
