@@ -32,6 +32,7 @@ from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
 
 from .instructor import RELEASE, nbgrader_api
+from .judge import LOG as JUDGE_LOG
 
 # Defaults (each can be changed on the command line: see `bpcourse grade --help`).
 TIMEOUT = 30                 # seconds per cell: every course cell runs in well under 10 s
@@ -47,6 +48,7 @@ _LAUNCHER = ("import os, resource, sys\n"
              "cap = int(sys.argv[1])\n"
              "if cap > 0: resource.setrlimit(resource.RLIMIT_AS, (cap, cap))\n"
              "for k in ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS'): os.environ[k] = '1'\n"
+             "os.environ['BPCOURSE_TRANSCRIPT'] = '1'\n"
              "if sys.argv[2]: os.dup2(os.open(sys.argv[2], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644), 2)\n"
              "os.execvp(sys.argv[3], sys.argv[3:])\n")
 
@@ -250,6 +252,8 @@ def _api(root: Path, timeout: int, memory_cap: int):
         SaveAutoGrades,
     )
 
+    from .judge import JudgeHiddenTests
+
     CappedKernelManager.memory_cap = memory_cap
     CappedKernelManager.stderr_log = str(Path(root).resolve() / "build" / "grading" / "kernels.log")
     db = Path(root).resolve() / "gradebook.db"
@@ -258,7 +262,7 @@ def _api(root: Path, timeout: int, memory_cap: int):
         # Workers write to the same SQLite file: wait for a lock instead of failing at once.
         "db_url": f"sqlite:///{db}?timeout=120",
     }, Execute={"timeout": timeout}, Autograde={"autograde_preprocessors": [
-        RobustExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
+        RobustExecute, JudgeHiddenTests, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
         AssignLatePenalties, CheckCellMetadata]})
 
 
@@ -298,6 +302,19 @@ class Outcome:
     problem: str = ""                      # why it could not be graded (empty when graded)
     changes: list[str] = field(default_factory=list)
     cells: dict[str, tuple[float, float]] = field(default_factory=dict)  # grade_id -> (score, max)
+    overruled: list[str] = field(default_factory=list)  # test cells that passed in the kernel, not on replay
+
+
+def _load_grader_tests() -> None:
+    """Import every hidden-test module now, before any submission runs: the judge replays with the code
+    held in memory, so a kernel that rewrites grader_tests on disk changes nothing it computes."""
+    import importlib
+    import pkgutil
+
+    import grader_tests
+
+    for info in pkgutil.iter_modules(grader_tests.__path__):
+        importlib.import_module(f"grader_tests.{info.name}")
 
 
 def students_of(root: Path, assignment: str) -> list[str]:
@@ -321,6 +338,10 @@ def grade(root: Path, assignment: str | list[str], students: list[str] | None = 
     if bindir not in os.environ.get("PATH", "").split(os.pathsep):
         os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
     root = Path(root).resolve()
+    _load_grader_tests()
+    judge_log = root / JUDGE_LOG
+    if judge_log.exists():
+        judge_log.unlink()
     names = [assignment] if isinstance(assignment, str) else list(assignment)
     db_url = f"sqlite:///{root / 'gradebook.db'}"
     with Gradebook(db_url) as gb:
@@ -384,6 +405,12 @@ def grade(root: Path, assignment: str | list[str], students: list[str] | None = 
             o.score, o.max_score = sub.score, sub.max_score
             for nb in sub.notebooks:
                 o.cells.update({g.name: (g.score, g.max_score) for g in nb.grades if g.max_score})
+        if judge_log.exists():
+            for line in judge_log.read_text(encoding="utf-8").splitlines():
+                row = json.loads(line)
+                o = outcomes.get((row["assignment"], row["student"]))
+                if o is not None:
+                    o.overruled.append(row["cell"])
         if export:
             from nbgrader.plugins.export import CsvExportPlugin
             CsvExportPlugin(to=str(root / export)).export(gb)
@@ -395,7 +422,9 @@ def summary(outcomes: list[Outcome], export: str | None = "grades.csv") -> str:
     failed = [o for o in outcomes if o.problem]
     lines = [f"graded {len(graded)} of {len(outcomes)} submissions"]
     lines += [f"  {o.assignment} {o.student}: {o.score:g}/{o.max_score:g}"
-              + (f"  ({'; '.join(o.changes)})" if o.changes else "") for o in graded]
+              + (f"  ({'; '.join(o.changes)})" if o.changes else "")
+              + (f"  [passed in the kernel but not on replay: {', '.join(o.overruled)}; see the feedback]"
+                 if o.overruled else "") for o in graded]
     if failed:
         lines.append(f"could not grade {len(failed)}:")
         lines += [f"  {o.assignment} {o.student}: {o.problem}" for o in failed]

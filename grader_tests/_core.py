@@ -15,7 +15,10 @@ import zlib
 
 import numpy as np
 
-__all__ = ["Failure", "rng", "call", "num_vjp", "expect_close", "expect_true", "as_number", "matches", "replace_hint",
+from . import _replay
+from ._replay import hidden_check, kind
+
+__all__ = ["Failure", "hidden_check", "kind", "rng", "call", "num_vjp", "expect_close", "expect_true", "as_number", "matches", "replace_hint",
            "check_layer", "CASES"]
 
 # The shapes every elementwise check runs on: a scalar, a vector, a non-square matrix, a batch of one.
@@ -58,17 +61,29 @@ def _quiet():
 
 
 def call(fn, *args, what: str):
-    """Call student code quietly; turn its exceptions into a message that names the call."""
+    """Call student code quietly; turn its exceptions into a message that names the call.
+
+    Every touch of a student object goes through here, so the grader can replay the check from a
+    transcript (see ``_replay``): the result comes back as a plain copy (numbers, arrays, lists,
+    dicts), and objects as handles that only ``call`` can use.
+    """
     __tracebackhide__ = True
+    status, value = _replay.invoke(fn, args, what, lambda f, a: _run(f, a, what))
+    if status == "raise":
+        raise Failure(value)
+    return value
+
+
+def _run(fn, args, what: str):
     try:
         with _quiet():
-            return fn(*args)
+            return "ok", fn(*args)
     except NotImplementedError:
-        raise Failure(f"{what} is not implemented yet (it raises NotImplementedError).") from None
-    except Failure:
+        return "raise", f"{what} is not implemented yet (it raises NotImplementedError)."
+    except _replay.ReplayError:
         raise
     except Exception as exc:  # student code may raise anything
-        raise Failure(f"{what} raised {type(exc).__name__}: {exc}") from None
+        return "raise", f"{what} raised {type(exc).__name__}: {exc}"
 
 
 def num_vjp(f, x: np.ndarray, dout: np.ndarray, h: float = 1e-6) -> np.ndarray:
@@ -95,7 +110,7 @@ def _as_array(value, what: str) -> np.ndarray:
     try:
         return np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
-        raise Failure(f"{what} should be a number or an array of numbers, got {type(value).__name__}: "
+        raise Failure(f"{what} should be a number or an array of numbers, got {kind(value)}: "
                       f"{value!r:.100}") from None
 
 
@@ -159,7 +174,7 @@ def as_number(value, what: str) -> float:
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
-        raise Failure(f"{what} should be a number, got {type(value).__name__}: {value!r:.100}") from None
+        raise Failure(f"{what} should be a number, got {kind(value)}: {value!r:.100}") from None
     expect_true(arr.size == 1, f"{what} should be a single number, got an array of shape {arr.shape}.")
     return float(arr.reshape(()))
 
@@ -210,7 +225,7 @@ def check_layer(make, args: list, expected_out, name: str, grad_names: list[str]
     else:
         expect_true(isinstance(grads, (tuple, list)) and len(grads) == len(args),
                     f"{name}.backward should return {len(args)} gradients ({', '.join(grad_names)}), "
-                    f"got {type(grads).__name__}{'' if not hasattr(grads, '__len__') else f' of length {len(grads)}'}.")
+                    f"got {kind(grads)}{'' if not hasattr(grads, '__len__') else f' of length {len(grads)}'}.")
     for i, gname in enumerate(grad_names):
         def f(z, i=i):
             fresh = call(make, what=f"creating {name}")

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ._core import Failure, call, expect_true, rng
+from ._core import hidden_check, Failure, call, expect_true, rng
 from ._core import as_number as _number
 
 __all__ = ["check_forward", "check_backward"]
@@ -168,6 +168,7 @@ def _check_forward_on(forward, nodes, inputs) -> None:
                       "in list order.")
 
 
+@hidden_check
 def check_forward(forward) -> None:
     """forward(nodes, inputs) -> {name: value} for every node, checked node by node against the op table."""
     __tracebackhide__ = True
@@ -216,6 +217,7 @@ def _hint(j, got, expected, kids, nodes_by_name, values, grads_ok) -> str:
     return ""
 
 
+@hidden_check
 def check_backward(backward, forward=None) -> None:
     """backward(nodes, values) -> grad_table {name: d output / d name} for every node.
 

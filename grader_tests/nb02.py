@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._core import (
+    hidden_check,
     matches as _close,
     Failure,
     call,
@@ -72,6 +73,7 @@ def _difference_hint(got, f, x, h=1e-4) -> str:
     return ""
 
 
+@hidden_check
 def check_numerical_diff(numerical_diff) -> None:
     """Central differences with the default h on known derivatives, for float and int x, and with h given."""
     __tracebackhide__ = True
@@ -109,6 +111,7 @@ def _z(x, y):
     return (x + y) ** 2
 
 
+@hidden_check
 def check_chain_rule(dz_dx, dz_dy) -> None:
     """dz_dx and dz_dy against central differences of z = (x + y)² at seeded random points and at ints."""
     __tracebackhide__ = True
@@ -168,6 +171,7 @@ def _circuit(fn, x, y, z):
     return what, f, grads
 
 
+@hidden_check
 def check_circuit(circuit_forward_backward) -> None:
     """f = (x + y) z against the formula; each gradient against central differences of the student's f."""
     __tracebackhide__ = True
@@ -220,6 +224,7 @@ def _gate(fn, w, x):
     return what, _unpack(result, what, ["f", "dw", "dx"], [None, 3, 2])
 
 
+@hidden_check
 def check_sigmoid_gate(sigmoid_gate) -> None:
     """f against the sigmoid formula; dw and dx against central differences of the student's own f."""
     __tracebackhide__ = True

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._core import (
+    hidden_check,
     matches as _close,
     replace_hint as _replace_hint,
     CASES,
@@ -97,6 +98,7 @@ def _mul_diagnose(x, y, dout, dx, dy, shape):
     return None
 
 
+@hidden_check
 def check_mul_layer(MulLayer):
     """MulLayer: forward(x, y) = x * y; backward(dout) -> (dx, dy); then the seed's apple shopping."""
     __tracebackhide__ = True
@@ -149,6 +151,7 @@ def _add_diagnose(x, y, dout, dx, dy, shape):
     return None
 
 
+@hidden_check
 def check_add_layer(AddLayer):
     """AddLayer: forward(x, y) = x + y; backward(dout) -> (dx, dy); then the add node of buy_apple_orange."""
     __tracebackhide__ = True
@@ -191,6 +194,7 @@ def _max_diagnose(x, y, dout, dx, dy, shape):
     return None
 
 
+@hidden_check
 def check_max_layer(MaxLayer):
     """MaxLayer: elementwise maximum; backward routes dout to the larger input and leaves dout unchanged."""
     __tracebackhide__ = True

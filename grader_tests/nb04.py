@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._core import (
+    hidden_check,
     matches as _close,
     replace_hint as _replace_hint,
     CASES,
@@ -117,6 +118,7 @@ def _relu_diagnose(x, dout, out, dx, message):
     return None
 
 
+@hidden_check
 def check_relu(Relu):
     """Relu: forward(x) = max(0, x) elementwise; backward(dout) = dout where x > 0, else 0."""
     __tracebackhide__ = True
@@ -163,6 +165,7 @@ def _large_diagnose(x, dout, out, dx, message):
     return None
 
 
+@hidden_check
 def check_sigmoid(Sigmoid):
     """Sigmoid: forward(x) = 1 / (1 + exp(-x)), finite for any x; backward(dout) = dout * y * (1 - y)."""
     __tracebackhide__ = True

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._core import Failure, _as_array, call, expect_close, expect_true, num_vjp, rng
+from ._core import hidden_check, Failure, _as_array, call, expect_close, expect_true, num_vjp, rng
 
 __all__ = ["check_affine_forward", "check_affine_backward", "check_affine"]
 
@@ -55,14 +55,14 @@ def _make(Affine, W, b):
 
 def _grad_attr(layer, name: str, shape) -> np.ndarray:
     __tracebackhide__ = True
-    expect_true(hasattr(layer, name),
-                f"after backward the layer has no attribute {name}: backward must set self.{name}, "
-                f"the gradient of the loss with respect to {name[1:]} (shape {shape}).")
-    value = getattr(layer, name)
+    has, value = call(lambda: (hasattr(layer, name), getattr(layer, name, None)), what=f"reading self.{name}")
+    expect_true(has, f"after backward the layer has no attribute {name}: backward must set self.{name}, "
+                     f"the gradient of the loss with respect to {name[1:]} (shape {shape}).")
     expect_true(value is not None, f"after backward, self.{name} is None: backward must set it.")
     return value
 
 
+@hidden_check
 def check_affine_forward(Affine) -> None:
     """Forward values and shape on batches and N-d input; W and b held by reference; inputs untouched."""
     __tracebackhide__ = True
@@ -114,6 +114,7 @@ def _check_dx(dx, x, numeric) -> None:
     expect_close(got, numeric, what, rtol=1e-4, atol=1e-6)
 
 
+@hidden_check
 def check_affine_backward(Affine) -> None:
     """dx, dW, db against numerical VJPs of the student's own forward; shapes; bias summed, not averaged."""
     __tracebackhide__ = True
@@ -172,8 +173,8 @@ def check_affine_backward(Affine) -> None:
     call(layer.backward, 2 * dout, what="Affine.backward (called a second time)")
     call(ref.backward, 2 * dout, what="Affine.backward")
     for name in ("dW", "db"):
-        got = _as_array(getattr(layer, name), f"self.{name}")
-        want = _as_array(getattr(ref, name), f"self.{name}")
+        got = _as_array(_grad_attr(layer, name, b.shape if name == "db" else W.shape), f"self.{name}")
+        want = _as_array(_grad_attr(ref, name, b.shape if name == "db" else W.shape), f"self.{name}")
         if got.shape == want.shape and np.allclose(got, 1.5 * want) and not np.allclose(got, want):
             raise Failure(f"after two backward calls, self.{name} holds the sum of both gradients.\n"
                           f"Hint: set self.{name} = ... in backward; don't add to it (+=).")
@@ -181,6 +182,7 @@ def check_affine_backward(Affine) -> None:
                                 "(compared with a fresh layer given only that dout)")
 
 
+@hidden_check
 def check_affine(Affine) -> None:
     """Both checks, forward first."""
     __tracebackhide__ = True

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._core import Failure, call, expect_close, expect_true, num_vjp, rng
+from ._core import hidden_check, Failure, call, expect_close, expect_true, num_vjp, rng
 
 __all__ = ["check_softmax", "check_cross_entropy", "check_softmax_with_loss"]
 
@@ -129,6 +129,7 @@ def _nan_failure(what: str, x: np.ndarray, arr: np.ndarray) -> None:
     raise Failure(f"{msg} (np.exp(1000) overflows to inf, and inf / inf is nan.)\nHint: {_SUBTRACT_MAX}")
 
 
+@hidden_check
 def check_softmax(softmax) -> None:
     """softmax on 1-D and (N, K) scores, including very large and very different ones."""
     __tracebackhide__ = True
@@ -169,6 +170,7 @@ def _ce_mistakes(n: int, k: int) -> dict:
     return m
 
 
+@hidden_check
 def check_cross_entropy(cross_entropy_error) -> None:
     """cross_entropy_error(y, t) for one-hot and label targets, on 1-D and (N, K) probabilities."""
     __tracebackhide__ = True
@@ -206,6 +208,7 @@ def _loss_fn(cls, t):
     return f
 
 
+@hidden_check
 def check_softmax_with_loss(SoftmaxWithLoss) -> None:
     """forward = batch-averaged cross entropy of softmax; backward(1) and backward() = d loss / d x."""
     __tracebackhide__ = True

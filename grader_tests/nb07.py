@@ -1,10 +1,14 @@
 """Hidden tests for notebook 07: the two-layer network.
 
 No reference network and no reference layers live here. ``predict``, ``loss`` and ``accuracy``
-are checked against the formulas the notebook states, evaluated from the parameters the
-student's own network holds; ``gradient()`` and ``numerical_gradient()`` are checked against
-central differences of the student's own ``loss()``; a short training run on seeded spiral
-data must learn.
+are checked against the formulas the notebook states, evaluated on seeded parameters the check
+writes into the student's own ``params`` (in place, so the layers see them); ``gradient()`` and
+``numerical_gradient()`` are checked against central differences of the student's own ``loss()``;
+a short training run on seeded spiral data must learn.
+
+Every read of the network's state and every write into it (setting parameters, nudging one entry,
+a training step) happens inside ``call``, so the check replays from its transcript. The formulas and
+the central differences use the parameters the check wrote and kept, not values read back.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import itertools
 
 import numpy as np
 
-from ._core import Failure, call, expect_close, expect_true, rng
+from ._core import Failure, call, expect_close, expect_true, hidden_check, kind, rng
 from ._core import as_number as _scalar
 
 __all__ = ["check_two_layer_net", "check_two_layer_net_gradient"]
@@ -37,15 +41,26 @@ def _new(cls, *args, **kwargs):
     return call(lambda: cls(*args, **kwargs), what=f"TwoLayerNet({shown})")
 
 
+def _as_dict(obj):
+    """A mapping as a plain dict, so call() records its contents; anything else as it is (runs in the kernel)."""
+    return dict(obj) if hasattr(obj, "keys") else obj
+
+
+def _read_params(net):
+    """A copy of net.params as it is now (None if there is no such attribute)."""
+    __tracebackhide__ = True
+    return call(lambda: _as_dict(getattr(net, "params", None)), what="reading net.params")
+
+
 def _params(net, sizes) -> dict:
-    """net.params checked for the four keys and their shapes; returns them as float64 copies."""
+    """net.params checked for the four keys and their shapes; returns a copy (the arrays as they are)."""
     __tracebackhide__ = True
     d, h, k = sizes
     made = f"TwoLayerNet{sizes}"
-    params = getattr(net, "params", None)
-    expect_true(params is not None and hasattr(params, "keys"),
+    params = _read_params(net)
+    expect_true(isinstance(params, dict),
                 f"{made} should have an attribute params, a dict holding W1, b1, W2, b2; got "
-                f"{type(params).__name__ if params is not None else 'no params attribute'}.")
+                f"{kind(params) if params is not None else 'no params attribute'}.")
     missing = [key for key in KEYS if key not in params]
     expect_true(not missing, f"{made}.params is missing {missing}; it should hold W1, b1, W2, b2 "
                              f"(it has {sorted(map(str, params.keys()))}).")
@@ -55,7 +70,7 @@ def _params(net, sizes) -> dict:
         ok = got == shape or (key[0] == "b" and got == (1,) + shape)  # a (1, H) bias row also works
         expect_true(isinstance(params[key], np.ndarray) and ok,
                     f"{made}.params['{key}'] should be an array of shape {shape}, got "
-                    f"{type(params[key]).__name__} of shape {got}."
+                    f"{kind(params[key])} of shape {got}."
                     + (" W1 maps the input to the hidden layer: (input_size, hidden_size)."
                        if key == "W1" and got == shape[::-1] else "")
                     + (" W2 maps the hidden layer to the output: (hidden_size, output_size)."
@@ -63,11 +78,23 @@ def _params(net, sizes) -> dict:
     return params
 
 
-def _set_params(net, gen, scale=(0.7, 0.3, 0.7, 0.3)) -> None:
-    """Overwrite the student's parameters IN PLACE with seeded values (the layers see them if they share them)."""
-    for key, s in zip(KEYS, scale):
-        p = net.params[key]
-        p[...] = (s * gen.standard_normal(p.shape)).astype(p.dtype)
+def _write(params, values: dict) -> None:
+    """Copy values into the student's own arrays, in place (runs in the kernel, on the real net.params)."""
+    for key, v in values.items():
+        params[key][...] = v
+
+
+def _set_params(net, params: dict, gen, scale=(0.7, 0.3, 0.7, 0.3)) -> dict:
+    """Overwrite the student's parameters IN PLACE with seeded values (the layers see them if they share them).
+
+    ``params`` is the checked copy from :func:`_params` (for shapes and dtypes); returns the values written,
+    which the check keeps as the network's parameters from then on.
+    """
+    __tracebackhide__ = True
+    values = {key: (s * gen.standard_normal(params[key].shape)).astype(params[key].dtype)
+              for key, s in zip(KEYS, scale)}
+    call(lambda: _write(net.params, values), what="setting net.params in place")
+    return values
 
 
 def _scores(params, x) -> np.ndarray:
@@ -94,28 +121,35 @@ def _away_from_kinks(gen, params, n: int, d: int) -> np.ndarray:
     raise RuntimeError("could not draw inputs away from the ReLU kink")  # pragma: no cover
 
 
-def _numeric_loss_grad(net, x, t, key, h=1e-6) -> np.ndarray:
-    """Central differences of the student's own net.loss(x, t) w.r.t. net.params[key], perturbed in place."""
-    __tracebackhide__ = True
+def _nudged_loss(net, x, t, key, idx, value, old):
+    """net.loss(x, t) with net.params[key][idx] set to value in place, then put back to old (runs in the kernel)."""
     p = net.params[key]
+    p[idx] = value
+    try:
+        return net.loss(x, t)
+    finally:
+        p[idx] = old
+
+
+def _numeric_loss_grad(net, x, t, key, p: np.ndarray, h=1e-6) -> np.ndarray:
+    """Central differences of the student's own net.loss(x, t) w.r.t. net.params[key], which holds p
+    (the values the check wrote); each entry is perturbed in place and restored."""
+    __tracebackhide__ = True
+    what = "net.loss(x, t)"
     grad = np.zeros(p.shape)
     for idx in np.ndindex(p.shape):
         old = p[idx]
-        p[idx] = old + h
-        plus = _scalar(call(net.loss, x, t, what="net.loss(x, t)"), "net.loss(x, t)")
-        p[idx] = old - h
-        minus = _scalar(call(net.loss, x, t, what="net.loss(x, t)"), "net.loss(x, t)")
-        p[idx] = old
+        plus = _scalar(call(_nudged_loss, net, x, t, key, idx, old + h, old, what=what), what)
+        minus = _scalar(call(_nudged_loss, net, x, t, key, idx, old - h, old, what=what), what)
         grad[idx] = (plus - minus) / (2 * h)
     return grad
 
 
 def _as_grads(grads, what: str) -> dict:
     __tracebackhide__ = True
-    expect_true(hasattr(grads, "keys") and all(k in grads for k in KEYS),
+    expect_true(isinstance(grads, dict) and all(k in grads for k in KEYS),
                 f"{what} should return a dict with keys W1, b1, W2, b2 (one gradient per parameter), got "
-                + (f"keys {sorted(map(str, grads.keys()))}." if hasattr(grads, "keys")
-                   else f"{type(grads).__name__}."))
+                + (f"keys {sorted(map(str, grads.keys()))}." if isinstance(grads, dict) else f"{kind(grads)}."))
     return grads
 
 
@@ -158,22 +192,33 @@ def _check_init(cls) -> None:
                          "that dtype (e.g. np.random.randn(...).astype(dtype), np.zeros(n, dtype=dtype)).")
 
 
+def _layers(net):
+    """net.layers as a dict of (handles to) layers in their order, or what it is instead (runs in the kernel)."""
+    layers = getattr(net, "layers", None)
+    return _as_dict(layers) if hasattr(layers, "values") else layers
+
+
+def _last_layer(net):
+    """net.lastLayer (or None), and whether it has forward and backward methods (runs in the kernel)."""
+    last = getattr(net, "lastLayer", None)
+    return last, all(callable(getattr(last, m, None)) for m in ("forward", "backward"))
+
+
 def _check_layers(net) -> None:
     __tracebackhide__ = True
-    layers = getattr(net, "layers", None)
-    expect_true(layers is not None and hasattr(layers, "keys") and hasattr(layers, "values"),
+    layers = call(lambda: _layers(net), what="reading net.layers")
+    expect_true(isinstance(layers, dict),
                 "net.layers should be an OrderedDict of the layers in forward order "
                 "(Affine1, Relu1, Affine2), got "
-                + (type(layers).__name__ if layers is not None else "no layers attribute") + ".")
+                + (kind(layers) if layers is not None else "no layers attribute") + ".")
     names = tuple(map(str, layers.keys()))
     expect_true(names == LAYER_NAMES,
                 f"net.layers should hold the layers in forward order with the keys {list(LAYER_NAMES)}, "
                 f"got {list(names)}.")
-    last = getattr(net, "lastLayer", None)
-    expect_true(last is not None and callable(getattr(last, "forward", None))
-                and callable(getattr(last, "backward", None)),
+    last, ok = call(lambda: _last_layer(net), what="reading net.lastLayer")
+    expect_true(last is not None and ok,
                 "net.lastLayer should be the SoftmaxWithLoss layer (with forward and backward), got "
-                + (type(last).__name__ if last is not None else "no lastLayer attribute") + ".")
+                + (kind(last) if last is not None else "no lastLayer attribute") + ".")
 
 
 def _stale_keys(got, x, params, before) -> list:
@@ -186,18 +231,18 @@ def _stale_keys(got, x, params, before) -> list:
     return []
 
 
-def _check_predict(net, gen, sizes, before: dict) -> None:
+def _check_predict(net, gen, sizes, params: dict, before: dict) -> None:
     __tracebackhide__ = True
     d = sizes[0]
     for n in (6, 1):
         x = gen.standard_normal((n, d))
         got = call(net.predict, x.copy(), what=f"net.predict(x) for x of shape {x.shape}")
-        expected = _scores(net.params, x)
+        expected = _scores(params, x)
         arr = np.asarray(got, dtype=np.float64) if np.shape(got) == expected.shape else None
         if arr is not None and not np.allclose(arr, expected, rtol=1e-6, atol=1e-9):
             e = np.exp(expected - expected.max(axis=1, keepdims=True))
-            W1, b1, W2, b2 = (np.asarray(net.params[k], np.float64) for k in KEYS)
-            stale = _stale_keys(arr, x, net.params, before)
+            W1, b1, W2, b2 = (np.asarray(params[k], np.float64) for k in KEYS)
+            stale = _stale_keys(arr, x, params, before)
             if stale:
                 raise Failure(f"net.predict(x) still uses the initial {', '.join(stale)} after net.params was "
                               "changed in place, so the layers hold copies of those parameters and training "
@@ -214,13 +259,13 @@ def _check_predict(net, gen, sizes, before: dict) -> None:
                      rtol=1e-6, atol=1e-9, shape_hint="predict returns one row of scores per sample: (N, output_size).")
 
 
-def _check_loss(net, gen, sizes) -> None:
+def _check_loss(net, gen, sizes, params: dict) -> None:
     __tracebackhide__ = True
     d, _, k = sizes
     for n in (6, 1):
         x = gen.standard_normal((n, d))
         labels = gen.integers(0, k, n)
-        expected = _mean_cross_entropy(_scores(net.params, x), labels)
+        expected = _mean_cross_entropy(_scores(params, x), labels)
         for name, t in (("labels", labels), ("one-hot rows", np.eye(k)[labels])):
             what = f"net.loss(x, t) with t as {name}, batch of {n}"
             got = _scalar(call(net.loss, x.copy(), t.copy(), what=what), what)
@@ -233,12 +278,12 @@ def _check_loss(net, gen, sizes) -> None:
                               f"{expected:.6g}; got {got:.6g}.\nHint: {hint}")
 
 
-def _check_accuracy(net, gen, sizes) -> None:
+def _check_accuracy(net, gen, sizes, params: dict) -> None:
     __tracebackhide__ = True
     d, _, k = sizes
     n = 20
     x = gen.standard_normal((n, d))
-    best = _scores(net.params, x).argmax(axis=1)
+    best = _scores(params, x).argmax(axis=1)
     labels = best.copy()
     wrong = gen.choice(n, 7, replace=False)  # 13 of 20 right: 0.65
     labels[wrong] = (labels[wrong] + 1 + gen.integers(0, k - 1, 7)) % k
@@ -267,6 +312,7 @@ def _check_accuracy(net, gen, sizes) -> None:
                 f"net.accuracy(x, t) for a batch of 1 should be {float(best[0] == labels[0]):g}, got {got:g}.")
 
 
+@hidden_check
 def check_two_layer_net(TwoLayerNet) -> None:
     """Parameters and their initialisation, layers in order, predict, loss and accuracy against formulas."""
     __tracebackhide__ = True
@@ -278,13 +324,13 @@ def check_two_layer_net(TwoLayerNet) -> None:
         np.random.set_state(state)
     sizes = (4, 5, 3)
     net = _new(TwoLayerNet, *sizes)
-    _params(net, sizes)
+    initial = _params(net, sizes)
     _check_layers(net)
-    before = {k: np.array(net.params[k], dtype=np.float64) for k in KEYS}
-    _set_params(net, gen)
-    _check_predict(net, gen, sizes, before)
-    _check_loss(net, gen, sizes)
-    _check_accuracy(net, gen, sizes)
+    before = {k: np.asarray(initial[k], dtype=np.float64) for k in KEYS}
+    params = _set_params(net, initial, gen)
+    _check_predict(net, gen, sizes, params, before)
+    _check_loss(net, gen, sizes, params)
+    _check_accuracy(net, gen, sizes, params)
 
 
 # --------------------------------------------------------------------------- gradients and learning
@@ -315,30 +361,30 @@ def _compare_grads(grads, numeric: dict, call_name: str, context: str, n: int) -
     raise Failure(f"{first}\n{summary}\nHint: {hint}")
 
 
-def _check_backprop(net, gen, sizes) -> None:
+def _check_backprop(net, gen, sizes, params: dict) -> None:
     __tracebackhide__ = True
     d, _, k = sizes
     for n in (6, 1):
-        x = _away_from_kinks(gen, net.params, n, d)
+        x = _away_from_kinks(gen, params, n, d)
         labels = gen.integers(0, k, n)
-        other = _away_from_kinks(gen, net.params, 4, d)
+        other = _away_from_kinks(gen, params, 4, d)
         for name, t in (("labels", labels), ("one-hot rows", np.eye(k)[labels])):
             context = f"t as {name}, batch of {n}"
             what = f"net.gradient(x, t) with {context}"
             # A forward pass on another batch first: gradient() must run its own forward pass.
             call(net.loss, other, gen.integers(0, k, 4), what="net.loss(x, t)")
-            before = {key: np.array(net.params[key]) for key in KEYS}
             try:
                 grads = _as_grads(call(net.gradient, x.copy(), t.copy(), what=what), what)
             except Failure as exc:
                 if "raised" in str(exc):
                     raise Failure(f"{exc}\nHint: {_ORDER}") from None
                 raise
-            grads = {key: np.array(grads[key], dtype=np.float64) for key in KEYS}  # before loss() reruns
-            changed = [key for key in KEYS if not np.array_equal(before[key], net.params[key])]
+            grads = {key: np.array(grads[key], dtype=np.float64) for key in KEYS}
+            now = _read_params(net)  # the parameters hold what the check wrote, unless gradient() moved them
+            changed = [key for key in KEYS if not np.array_equal(params[key], now[key])]
             expect_true(not changed, f"{what} changed net.params {changed}; gradient() only computes "
                                      "gradients, the training loop updates the parameters.")
-            numeric = {key: _numeric_loss_grad(net, x, t, key) for key in KEYS}
+            numeric = {key: _numeric_loss_grad(net, x, t, key, params[key]) for key in KEYS}
             _compare_grads(grads, numeric, "net.gradient(x, t)", context, n)
 
 
@@ -346,18 +392,17 @@ def _check_numerical_gradient(cls, gen) -> None:
     __tracebackhide__ = True
     sizes = (3, 4, 2)
     net = _new(cls, *sizes)
-    _params(net, sizes)
-    _set_params(net, gen)
-    x = _away_from_kinks(gen, net.params, 3, sizes[0])
+    params = _set_params(net, _params(net, sizes), gen)
+    x = _away_from_kinks(gen, params, 3, sizes[0])
     t = gen.integers(0, sizes[2], 3)
-    before = {key: np.array(net.params[key]) for key in KEYS}
     what = "net.numerical_gradient(x, t)"
     grads = _as_grads(call(net.numerical_gradient, x.copy(), t.copy(), what=what), what)
     grads = {key: np.array(grads[key], dtype=np.float64) for key in KEYS}
-    moved = [key for key in KEYS if not np.allclose(before[key], net.params[key], rtol=0, atol=1e-12)]
+    now = _read_params(net)
+    moved = [key for key in KEYS if not np.allclose(params[key], now[key], rtol=0, atol=1e-12)]
     expect_true(not moved, f"{what} left net.params {moved} changed: restore each entry after nudging it.")
     for key in KEYS:
-        numeric = _numeric_loss_grad(net, x, t, key)
+        numeric = _numeric_loss_grad(net, x, t, key, params[key])
         got = _fitted(grads[key], numeric.shape)
         if got.shape == numeric.shape and not np.any(got) and np.any(np.abs(numeric) > 1e-6):
             raise Failure(f"{what}['{key}'] is all zeros, so the loss never changed while the entries were "
@@ -368,6 +413,12 @@ def _check_numerical_gradient(cls, gen) -> None:
                      rtol=1e-3, atol=1e-6)
 
 
+def _descend(params, grads: dict) -> None:
+    """One step of gradient descent on the student's own arrays, in place (runs in the kernel)."""
+    for key in KEYS:
+        params[key] -= LR * np.reshape(grads[key], params[key].shape)
+
+
 def _check_learns(cls) -> None:
     """Full-batch gradient descent on seeded spirals, with the student's gradient(), must fit them."""
     __tracebackhide__ = True
@@ -375,14 +426,11 @@ def _check_learns(cls) -> None:
 
     x, t = spiral(points_per_class=60, classes=3, noise=0.1, seed=7)
     net = _new(cls, 2, 50, 3)
-    _params(net, (2, 50, 3))
-    gen = rng("nb07.learns")
-    _set_params(net, gen, scale=(1.0, 0.0, np.sqrt(2 / 50), 0.0))
+    _set_params(net, _params(net, (2, 50, 3)), rng("nb07.learns"), scale=(1.0, 0.0, np.sqrt(2 / 50), 0.0))
     first = _scalar(call(net.loss, x, t, what="net.loss(x, t)"), "net.loss(x, t)")
     for _ in range(STEPS):
         grads = _as_grads(call(net.gradient, x, t, what="net.gradient(x, t)"), "net.gradient(x, t)")
-        for key in KEYS:
-            net.params[key] -= LR * np.reshape(grads[key], net.params[key].shape)
+        call(_descend, net.params, grads, what="the update net.params[key] -= lr * grads[key]")
     last = _scalar(call(net.loss, x, t, what="net.loss(x, t)"), "net.loss(x, t)")
     acc = _scalar(call(net.accuracy, x, t, what="net.accuracy(x, t)"), "net.accuracy(x, t)")
     expect_true(np.isfinite(last) and last < first and acc >= MIN_ACCURACY,
@@ -391,14 +439,14 @@ def _check_learns(cls) -> None:
                 f"network reaches at least {MIN_ACCURACY}. The update was net.params[key] -= lr * grads[key].")
 
 
+@hidden_check
 def check_two_layer_net_gradient(TwoLayerNet) -> None:
     """gradient() and numerical_gradient() against central differences of the student's loss; it learns."""
     __tracebackhide__ = True
     gen = rng("nb07.gradient")
     sizes = (4, 5, 3)  # all different, so a layer walked in the wrong direction shows as a shape error
     net = _new(TwoLayerNet, *sizes)
-    _params(net, sizes)
-    _set_params(net, gen)
-    _check_backprop(net, gen, sizes)
+    params = _set_params(net, _params(net, sizes), gen)
+    _check_backprop(net, gen, sizes, params)
     _check_numerical_gradient(TwoLayerNet, gen)
     _check_learns(TwoLayerNet)

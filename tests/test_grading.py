@@ -106,8 +106,48 @@ def _hoard(self, dout):
         raise MemoryError(f"stopped after {len(kept)} blocks") from None
 MaxLayer.backward = _hoard
 """), {"test_max_layer"})
+    s |= _tampering(wrong_mul)
     s["s09_truncated"] = (nbformat.writes(_submission(NAME))[:5000], None)
     s["s09_missing"] = (None, None)
+    return s
+
+
+# What a student who wants the points without the answer can do from a solution cell: make every comparison
+# in the kernel pass. The visible checks use np.isclose, np.allclose and check_gradient; the hidden ones
+# grader_tests' own code. Stock nbgrader gives such a submission full marks.
+_FOOL_THE_KERNEL = """
+import numpy as np, numpy.testing
+np.allclose = lambda *args, **kwargs: True
+np.isclose = lambda a, b, *args, **kwargs: np.ones(np.broadcast(np.asarray(a), np.asarray(b)).shape, bool)
+np.testing.assert_allclose = lambda *args, **kwargs: None
+class _Passed:
+    ok = True
+    def __bool__(self): return True
+    def __str__(self): return "ok"
+    def report(self): return "ok"
+check_gradient = lambda *args, **kwargs: _Passed()
+"""
+# Scenario 10: the ways to go further, each on top of the above (the last: a right answer, tampering or not).
+# The last two tamper with every hidden test that runs after them, so the right exercises below lose too.
+TAMPERING = {
+    "s10_patched_numpy": "",
+    "s10_replaced_check": "import grader_tests.nb03\ngrader_tests.nb03.check_mul_layer = lambda *args: None\n",
+    "s10_replaced_core": ("import grader_tests._core as _core\n"
+                          "_core.expect_close = _core.expect_true = lambda *args, **kwargs: None\n"),
+    "s10_no_transcript": "import os\nos.environ['BPCOURSE_TRANSCRIPT'] = ''\n",
+    "s10_forged_transcript": ("import grader_tests._replay as _replay\n_emit = _replay._emit\n"
+                              "_replay._emit = lambda name, entries: _emit(name, [])\n"),
+}
+
+
+EVERY_CELL_LOSES = {"s10_no_transcript", "s10_forged_transcript"}
+
+
+def _tampering(wrong_mul):
+    s = {student: (_append(_submission(NAME, ("mul_layer", wrong_mul)), "mul_layer", _FOOL_THE_KERNEL + extra),
+                   set(FULL) if student in EVERY_CELL_LOSES else {"test_mul_layer"})
+         for student, extra in TAMPERING.items()}
+    s["s10_tampering_but_right"] = (_append(_submission(NAME), "mul_layer", _FOOL_THE_KERNEL), set())
     return s
 
 
@@ -158,6 +198,35 @@ def test_every_hazard_gets_what_it_deserves(graded):
         if got != expected:
             wrong.append(f"{student}: expected {expected}, got {got}")
     assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.slow
+def test_tampering_in_the_kernel_does_not_decide_the_grade(graded):
+    """Scenario 10: each tampering student fooled the kernel (the cell passed there), and the grade came from
+    the replay in the grading process; the summary tells the instructor which cells were overruled."""
+    from bpcourse.grading import summary
+
+    _, _, first, _, _ = graded
+    for student in TAMPERING:
+        o = first[NAME, student]
+        lost = list(FULL) if student in EVERY_CELL_LOSES else ["test_mul_layer"]
+        assert o.overruled == lost, f"{student}: overruled {o.overruled}"
+        assert all(o.cells[cell][0] == 0.0 for cell in lost)
+    assert first[NAME, "s10_tampering_but_right"].overruled == []
+    assert "passed in the kernel but not on replay: test_mul_layer" in summary(list(first.values()))
+
+
+@pytest.mark.slow
+def test_feedback_for_overruled_cells_says_why(graded):
+    root = graded[0]
+    for student, words in [("s10_patched_numpy", "MulLayer.backward"), ("s10_replaced_check", "left no record"),
+                           ("s10_forged_transcript", "does not fit")]:
+        nb = nbformat.read(root / "autograded" / student / NAME / f"{NAME}.ipynb", as_version=4)
+        outputs = nb.cells[_index(nb, "test_mul_layer")].outputs
+        errors = [o.evalue for o in outputs if o.output_type == "error"]
+        assert len(errors) == 1 and words in errors[0], f"{student}: {errors}"
+        assert not any("vnd.bpcourse" in json.dumps(o.get("data", {})) for c in nb.cells
+                       for o in c.get("outputs", [])), f"{student}: a transcript was left in the graded notebook"
 
 
 @pytest.mark.slow

@@ -1,0 +1,116 @@
+"""The verdict on each graded test cell, reached in the grading process rather than the student's kernel.
+
+The kernel runs the test cell as usual, and each hidden check in it leaves a *transcript* of what the
+student's code returned (see ``grader_tests._replay``). :class:`JudgeHiddenTests` replays every hidden
+check of the cell on its transcript with the grader's own code: a cell that raised nothing in the kernel
+still scores 0 if a replayed check fails, or if a check it calls left no transcript (the kernel never ran
+it, or something in the kernel replaced it). Transcripts are removed from the graded notebook.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+
+from nbconvert.preprocessors import Preprocessor
+from nbformat import NotebookNode
+
+from grader_tests import _replay
+
+LOG = os.path.join("build", "grading", "judge.log")  # one JSON line per overruled cell, for the summary
+
+
+def hidden_calls(source: str) -> list[tuple[str, int]]:
+    """The grader_tests checks a test cell calls, in order: [("nb04.check_relu", number of arguments)]."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    modules, names = {}, {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module == "grader_tests":
+            modules.update({a.asname or a.name: a.name for a in node.names})
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("grader_tests."):
+            mod = node.module.split(".", 1)[1]
+            names.update({a.asname or a.name: f"{mod}.{a.name}" for a in node.names})
+        elif isinstance(node, ast.Import):
+            for a in node.names:
+                if a.name.startswith("grader_tests.") and a.asname:
+                    modules[a.asname] = a.name.split(".", 1)[1]
+    calls = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        f, name = node.func, None
+        if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id in modules:
+            name = f"{modules[f.value.id]}.{f.attr}"
+        elif isinstance(f, ast.Name) and f.id in names:
+            name = names[f.id]
+        if name and name.split(".")[-1].startswith("check_"):
+            calls.append((node.lineno, node.col_offset, name, len(node.args)))
+    return [(name, nargs) for *_, name, nargs in sorted(calls)]
+
+
+def _error(message: str) -> NotebookNode:
+    return NotebookNode(output_type="error", ename="Failure", evalue=message,
+                        traceback=[f"\x1b[0;31mFailure\x1b[0m: {message}"])
+
+
+def verdict(cell) -> str | None:
+    """None if every hidden check of the cell passes on replay, else the first failure's message."""
+    transcripts = [_replay_payload(o) for o in cell.get("outputs", []) if _replay_payload(o) is not None]
+    pending = list(transcripts)
+    for name, nargs in hidden_calls(cell.source):
+        if not pending:
+            return (f"the hidden test {name} left no record of your code's answers (did something in the "
+                    "notebook replace or skip it?), so this cell scores 0.")
+        try:
+            got, entries = _replay.unpack(pending.pop(0))
+        except _replay.ReplayError as exc:
+            return f"the record of the hidden test {name} is unreadable ({exc}), so this cell scores 0."
+        if got != name:
+            return f"expected the record of the hidden test {name}, found one of {got[:60]!r}; this cell scores 0."
+        message = _replay.judge(name, entries, nargs)
+        if message is not None:
+            return message
+    if pending:
+        return "this cell produced more hidden-test records than it runs hidden tests, so it scores 0."
+    return None
+
+
+def _replay_payload(output):
+    if output.get("output_type") in ("display_data", "execute_result"):
+        return output.get("data", {}).get(_replay.MIME)
+    return None
+
+
+class JudgeHiddenTests(Preprocessor):
+    """After execution: replay each graded test cell's hidden checks; a failure adds an error output."""
+
+    enabled = True
+
+    def preprocess(self, nb, resources):
+        self._overruled = []
+        nb, resources = super().preprocess(nb, resources)
+        if self._overruled:
+            info = resources.get("nbgrader", {})
+            os.makedirs(os.path.dirname(LOG), exist_ok=True)
+            with open(LOG, "a", encoding="utf-8") as log:
+                for gid, message in self._overruled:
+                    log.write(json.dumps({"assignment": info.get("assignment"), "student": info.get("student"),
+                                          "cell": gid, "message": message[:300]}) + "\n")
+        return nb, resources
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type != "code":
+            return cell, resources
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade") and not meta.get("solution"):
+            message = verdict(cell)
+            passed_in_kernel = not any(o.get("output_type") == "error" for o in cell.get("outputs", []))
+            if message is not None and passed_in_kernel:
+                cell.outputs.append(_error(message))
+                self._overruled.append((meta.get("grade_id", "?"), message))
+        cell.outputs = [o for o in cell.get("outputs", []) if _replay_payload(o) is None]
+        return cell, resources
