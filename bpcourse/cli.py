@@ -45,7 +45,8 @@ def _grade(args) -> int:
         return 2
     try:
         outcomes = grade(root, args.assignment, args.student, workers=args.workers, timeout=args.timeout,
-                         memory_cap=int(args.memory_gb * 1024 ** 3) if args.memory_gb > 0 else 0)
+                         memory_cap=int(args.memory_gb * 1024 ** 3) if args.memory_gb > 0 else 0,
+                         confine=not args.no_confine)
     except Unreadable as exc:
         print(f"bpcourse grade: {exc}", file=sys.stderr)
         return 2
@@ -83,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
                      "and scores 0 (default: 30)")
     grd.add_argument("--memory-gb", type=float, default=2.0, help="address-space cap of each grading kernel "
                      "in GB; 0 for none (default: 2)")
+    grd.add_argument("--no-confine", action="store_true", help="don't confine the grading kernels' view of the "
+                     "disk with Landlock (only for systems where confinement fails; grade in a container then)")
     grd.set_defaults(run=_grade)
     args = parser.parse_args(argv)
     return args.run(args)

@@ -41,16 +41,34 @@ OUTPUT_CAP = 100_000         # characters of stream output kept per cell; the re
 WORKERS = 2
 STAGED = os.path.join("build", "grading", "submitted")  # nbgrader's "submitted" step for this command
 
-# Runs before the kernel: caps its address space (inherited through exec) and keeps BLAS to one thread,
-# so parallel workers do not oversubscribe the cores.
+# Runs before the kernel: caps its address space (inherited through exec), keeps BLAS to one thread so
+# parallel workers do not oversubscribe the cores, asks grader_tests for transcripts, and confines the kernel's
+# view of the disk (bpcourse.confine) to what it needs, with a private temporary folder.
 # The kernel's own stderr (start-up notices, C-level crashes) goes to a log file, not over the progress bar.
-_LAUNCHER = ("import os, resource, sys\n"
-             "cap = int(sys.argv[1])\n"
-             "if cap > 0: resource.setrlimit(resource.RLIMIT_AS, (cap, cap))\n"
-             "for k in ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS'): os.environ[k] = '1'\n"
-             "os.environ['BPCOURSE_TRANSCRIPT'] = '1'\n"
-             "if sys.argv[2]: os.dup2(os.open(sys.argv[2], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644), 2)\n"
-             "os.execvp(sys.argv[3], sys.argv[3:])\n")
+_LAUNCHER = """\
+import os, resource, sys
+cap, log, rules, cmd = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4:]
+if cap > 0:
+    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+for k in ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS'):
+    os.environ[k] = '1'
+os.environ['BPCOURSE_TRANSCRIPT'] = '1'
+if log:
+    os.dup2(os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644), 2)
+if rules:
+    import json, tempfile
+    from bpcourse.confine import apply
+    rules = json.loads(rules)
+    os.makedirs(rules['tmp'], exist_ok=True)
+    tmp = tempfile.mkdtemp(dir=rules['tmp'])
+    os.environ.update(TMPDIR=tmp, IPYTHONDIR=os.path.join(tmp, 'ipython'))
+    own = [cmd[i + 1] for i in range(len(cmd) - 1) if cmd[i] == '-f']  # the connection file
+    try:
+        apply(rules['read'] + own, rules['write'] + [os.getcwd(), tmp])
+    except OSError as exc:  # fail closed: no kernel rather than an unconfined one
+        sys.exit(f'bpcourse grade: could not confine the kernel ({exc}); use --no-confine to grade anyway')
+os.execvp(cmd[0], cmd)
+"""
 
 
 class CappedKernelManager(AsyncKernelManager):
@@ -58,10 +76,12 @@ class CappedKernelManager(AsyncKernelManager):
 
     memory_cap = MEMORY_CAP
     stderr_log = ""
+    confinement = ""  # JSON rules for bpcourse.confine, or "" for none
 
     def format_kernel_cmd(self, extra_arguments=None):
         cmd = super().format_kernel_cmd(extra_arguments)
-        return [sys.executable, "-c", _LAUNCHER, str(int(self.memory_cap)), self.stderr_log, *cmd]
+        return [sys.executable, "-c", _LAUNCHER, str(int(self.memory_cap)), self.stderr_log, self.confinement,
+                *cmd]
 
 
 def _error(ename: str, evalue: str) -> NotebookNode:
@@ -242,7 +262,7 @@ def stage(root: Path, assignment: str, student: str) -> list[str]:
 
 # ---------------------------------------------------------------- running nbgrader
 
-def _api(root: Path, timeout: int, memory_cap: int):
+def _api(root: Path, timeout: int, memory_cap: int, confinement: str = ""):
     from nbconvert.preprocessors import ClearMetadataPreprocessor
     from nbgrader.preprocessors import (
         AssignLatePenalties,
@@ -255,6 +275,7 @@ def _api(root: Path, timeout: int, memory_cap: int):
     from .judge import JudgeHiddenTests
 
     CappedKernelManager.memory_cap = memory_cap
+    CappedKernelManager.confinement = confinement
     CappedKernelManager.stderr_log = str(Path(root).resolve() / "build" / "grading" / "kernels.log")
     db = Path(root).resolve() / "gradebook.db"
     return nbgrader_api(root, CourseDirectory={
@@ -269,10 +290,10 @@ def _api(root: Path, timeout: int, memory_cap: int):
 _WORKER_API = None
 
 
-def _init_worker(root: str, timeout: int, memory_cap: int) -> None:
+def _init_worker(root: str, timeout: int, memory_cap: int, confinement: str) -> None:
     global _WORKER_API
     os.chdir(root)
-    _WORKER_API = _api(Path(root), timeout, memory_cap)
+    _WORKER_API = _api(Path(root), timeout, memory_cap, confinement)
 
 
 def _grade_one(assignment: str, student: str) -> tuple[bool, str]:
@@ -303,6 +324,22 @@ class Outcome:
     changes: list[str] = field(default_factory=list)
     cells: dict[str, tuple[float, float]] = field(default_factory=dict)  # grade_id -> (score, max)
     overruled: list[str] = field(default_factory=list)  # test cells that passed in the kernel, not on replay
+    confined: str = ""  # "yes", or why the kernel's view of the disk was not confined
+
+
+def _confinement(root: Path) -> tuple[str, str]:
+    """(launcher rules as JSON, "yes" or why not) for confining grading kernels to what they need."""
+    from . import confine
+
+    if confine.abi() < 1:
+        return "", "no: this system has no Landlock (Linux 5.13 or later); grade in a container"
+    read, write, exposed = confine.kernel_paths(str(root))
+    tmp = root / "build" / "grading" / "tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    rules = json.dumps({"read": read, "write": write, "tmp": str(tmp)})
+    if exposed:
+        return rules, f"partly: the course root lies inside {exposed[0]}, which kernels must read; move it"
+    return rules, "yes"
 
 
 def _load_grader_tests() -> None:
@@ -324,7 +361,7 @@ def students_of(root: Path, assignment: str) -> list[str]:
 
 def grade(root: Path, assignment: str | list[str], students: list[str] | None = None, *,
           workers: int = WORKERS, timeout: int = TIMEOUT, memory_cap: int = MEMORY_CAP, progress: bool = True,
-          export: str | None = "grades.csv") -> list[Outcome]:
+          export: str | None = "grades.csv", confine: bool = True) -> list[Outcome]:
     """Grade one assignment (or several, sharing the workers) for ``students`` (default: everyone who handed
     it in); returns one Outcome per assignment and student, in that order."""
     import multiprocessing
@@ -339,6 +376,7 @@ def grade(root: Path, assignment: str | list[str], students: list[str] | None = 
         os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
     root = Path(root).resolve()
     _load_grader_tests()
+    rules, confined = _confinement(root) if confine else ("", "off (--no-confine)")
     judge_log = root / JUDGE_LOG
     if judge_log.exists():
         judge_log.unlink()
@@ -351,7 +389,7 @@ def grade(root: Path, assignment: str | list[str], students: list[str] | None = 
             except MissingEntry:
                 raise Unreadable(f"{a} is not in the gradebook: run `bpcourse release {a}` "
                                  "(or nbgrader generate_assignment) first") from None
-    outcomes = {(a, s): Outcome(a, s) for a in names for s in (students or students_of(root, a))}
+    outcomes = {(a, s): Outcome(a, s, confined=confined) for a in names for s in (students or students_of(root, a))}
     ready = []
     for key, o in outcomes.items():
         try:
@@ -372,7 +410,7 @@ def grade(root: Path, assignment: str | list[str], students: list[str] | None = 
         # and the progress bar (a monitor thread) is created after the workers.
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
         with ProcessPoolExecutor(min(workers, len(ready)), mp_context=multiprocessing.get_context(method),
-                                 initializer=_init_worker, initargs=(str(root), timeout, memory_cap)) as pool:
+                                 initializer=_init_worker, initargs=(str(root), timeout, memory_cap, rules)) as pool:
             futures = {pool.submit(_grade_one, *key): key for key in ready}
             bar = tqdm(total=len(ready), desc=f"grading {', '.join(names)}", unit="notebook",
                        disable=not progress)
@@ -387,7 +425,7 @@ def grade(root: Path, assignment: str | list[str], students: list[str] | None = 
         bar = tqdm(total=len(ready), desc=f"grading {', '.join(names)}", unit="notebook", disable=not progress)
         cwd = os.getcwd()
         try:
-            _init_worker(str(root), timeout, memory_cap)
+            _init_worker(str(root), timeout, memory_cap, rules)
             for key in ready:
                 ok, why = _grade_one(*key)
                 outcomes[key].problem = "" if ok else f"nbgrader failed: {why}"
@@ -428,6 +466,9 @@ def summary(outcomes: list[Outcome], export: str | None = "grades.csv") -> str:
     if failed:
         lines.append(f"could not grade {len(failed)}:")
         lines += [f"  {o.assignment} {o.student}: {o.problem}" for o in failed]
+    kinds = {o.confined for o in outcomes if o.confined}
+    for kind in sorted(kinds):
+        lines.append("kernels confined to their own folder (no course files, no other submissions): " + kind)
     if export:
         lines.append(f"grades of every assignment written to {export} (`nbgrader export` writes the same file)")
     return "\n".join(lines)

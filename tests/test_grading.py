@@ -107,6 +107,9 @@ def _hoard(self, dout):
 MaxLayer.backward = _hoard
 """), {"test_max_layer"})
     s |= _tampering(wrong_mul)
+    s["s11_searches_the_disk"] = (_append(_submission(NAME), "max_layer",
+                                          SEARCH + f"print('SEARCH FOUND', json.dumps(search({_answers()!r})))\n"),
+                                  set())
     s["s09_truncated"] = (nbformat.writes(_submission(NAME))[:5000], None)
     s["s09_missing"] = (None, None)
     return s
@@ -149,6 +152,48 @@ def _tampering(wrong_mul):
          for student, extra in TAMPERING.items()}
     s["s10_tampering_but_right"] = (_append(_submission(NAME), "mul_layer", _FOOL_THE_KERNEL), set())
     return s
+
+
+# Scenario 11: while it is graded, a submission looks through every folder above its own (five levels, the
+# course root among them) for files holding an answer to notebook 03: the instructor's solutions, the
+# gradebook, another student's submission.
+SEARCH = """
+import json, os
+def search(answers, start="."):
+    here, found = os.path.realpath(start), []
+    tops = [here]
+    while os.path.dirname(tops[-1]) != tops[-1] and len(tops) < 6:
+        tops.append(os.path.dirname(tops[-1]))
+    for top in tops[1:]:
+        for folder, subfolders, files in os.walk(top):
+            if folder.startswith(here) or folder[len(top):].count(os.sep) >= 5:
+                subfolders[:] = []
+                continue
+            subfolders[:] = [d for d in subfolders if d not in (".git", ".venv", "venv", "site-packages")]
+            for name in files:
+                path = os.path.join(folder, name)
+                if not name.endswith((".ipynb", ".py", ".db", ".json")) or path in found:
+                    continue
+                try:
+                    with open(path, "rb") as f:
+                        text = f.read(5_000_000).decode("utf-8", "replace")
+                except OSError:
+                    continue
+                if any(answer in text for answer in answers):
+                    found.append(path)
+    return found
+"""
+
+
+def _answers() -> list[str]:
+    """Lines of notebook 03's solutions that the released notebook does not show."""
+    from conftest import REPO
+    from nbrun import solution_regions
+
+    nb = nbformat.read(REPO / "solutions" / NAME / f"{NAME}.ipynb", as_version=4)
+    hidden = {line.strip() for c in nb.cells for line in solution_regions(c.source)}
+    shown = {line.strip() for c in nb.cells for line in c.source.splitlines()} - hidden
+    return sorted(line for line in hidden - shown if len(line) > 12 and not line.startswith("#"))
 
 
 @pytest.fixture(scope="module")
@@ -227,6 +272,46 @@ def test_feedback_for_overruled_cells_says_why(graded):
         assert len(errors) == 1 and words in errors[0], f"{student}: {errors}"
         assert not any("vnd.bpcourse" in json.dumps(o.get("data", {})) for c in nb.cells
                        for o in c.get("outputs", [])), f"{student}: a transcript was left in the graded notebook"
+
+
+@pytest.mark.slow
+def test_a_submission_searching_the_disk_finds_no_answer(graded):
+    """Scenario 11: the grading kernel sees its own folder and what Python needs, nothing else. The same search
+    run by the test itself, unconfined, from the same folder finds the instructor's solutions and the other
+    students' answers: so the search works, and only the confinement stops it."""
+    from bpcourse import confine
+
+    root, _, first, _, _ = graded
+    if confine.abi() < 1:
+        pytest.skip("this system has no Landlock: bpcourse grade cannot confine kernels here")
+    o = first[NAME, "s11_searches_the_disk"]
+    assert o.confined == "yes" and o.score == sum(FULL.values())
+    nb = nbformat.read(root / "autograded" / "s11_searches_the_disk" / NAME / f"{NAME}.ipynb", as_version=4)
+    text = "".join(out.get("text", "") for out in nb.cells[_index(nb, "max_layer")].outputs)
+    found = json.loads(re.search(r"SEARCH FOUND (\[.*\])", text).group(1))
+    assert found == [], f"a grading kernel could read answers in {found}"
+
+    scope = {}
+    exec(SEARCH, scope)
+    staged = root / "build" / "grading" / "submitted" / "s11_searches_the_disk" / NAME
+    unconfined = scope["search"](_answers(), str(staged))
+    assert any("/solutions/" in p for p in unconfined) and any("/submitted/full/" in p for p in unconfined), \
+        unconfined
+
+
+@pytest.mark.slow
+def test_the_gradebook_and_hidden_tests_hold_no_answer(graded):
+    """What a kernel could read if it were not confined still gives nothing away: the gradebook holds the
+    test cells (calls into grader_tests), and grader_tests holds no solution line."""
+    from conftest import REPO
+
+    root = graded[0]
+    places = {"gradebook.db": (root / "gradebook.db").read_bytes().decode("utf-8", "replace")}
+    places |= {p.name: p.read_text() for p in (REPO / "grader_tests").glob("*.py")}
+    answers = _answers()
+    assert len(answers) >= 5
+    leaks = [(name, a) for name, text in places.items() for a in answers if a in text]
+    assert not leaks, leaks
 
 
 @pytest.mark.slow
