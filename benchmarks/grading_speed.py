@@ -83,7 +83,7 @@ def scores(root: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=50)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=min((os.cpu_count() or 1) + 1, 9))
     parser.add_argument("--assignment", action="append", help="only these assignments (default: all)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch classes and print where")
     parser.add_argument("--only-ours", action="store_true", help="time bpcourse grade alone (for tuning)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -33,6 +34,9 @@ def _export_student(args) -> int:
         return 2
     print(f"wrote {len(written)} files to {Path(args.dest).resolve()} (no solutions, no hidden tests)")
     return 0
+
+
+WORKERS = min((os.cpu_count() or 1) + 1, 9)  # as bpcourse.grading.WORKERS, without importing nbgrader here
 
 
 def _grade(args) -> int:
@@ -79,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
                      help="one or more assignments (several share the workers)")
     grd.add_argument("--student", action="append", metavar="ID",
                      help="grade only this student (repeat; default: everyone in submitted/)")
-    grd.add_argument("--workers", type=int, default=2, help="submissions graded at once (default: 2)")
+    grd.add_argument("--workers", type=int, default=WORKERS,
+                     help=f"submissions graded at once (default: one more than the cores, here {WORKERS})")
     grd.add_argument("--timeout", type=int, default=30, help="seconds a cell may run before it is stopped "
                      "and scores 0 (default: 30)")
     grd.add_argument("--memory-gb", type=float, default=2.0, help="address-space cap of each grading kernel "

@@ -38,7 +38,8 @@ from .judge import LOG as JUDGE_LOG
 TIMEOUT = 30                 # seconds per cell: every course cell runs in well under 10 s
 MEMORY_CAP = 2 * 1024 ** 3   # bytes of address space per grading kernel (RLIMIT_AS)
 OUTPUT_CAP = 100_000         # characters of stream output kept per cell; the rest is dropped
-WORKERS = 2
+# One more worker than cores: a worker waiting on a kernel start or the gradebook leaves its core to another.
+WORKERS = min((os.cpu_count() or 1) + 1, 9)
 STAGED = os.path.join("build", "grading", "submitted")  # nbgrader's "submitted" step for this command
 
 # Runs before the kernel: caps its address space (inherited through exec), keeps BLAS to one thread so
