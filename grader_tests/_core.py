@@ -31,6 +31,9 @@ class Failure(AssertionError):
     def __init__(self, message: str):
         super().__init__(message)
         _minimal_tracebacks()
+        session = _replay._session
+        if session is not None and session.mode == "replay" and session.first_failure is None:
+            session.first_failure = message
 
 
 def _minimal_tracebacks() -> None:

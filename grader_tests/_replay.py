@@ -45,7 +45,7 @@ class Handle:
     the same in both runs. Inside ``call`` in the kernel, handles resolve to the real objects.
     """
 
-    __slots__ = ("_obj", "_parent", "_attr", "_name")
+    __slots__ = ("_attr", "_name", "_obj", "_parent")
 
     def __init__(self, obj=None, name: str = "object", parent: Handle | None = None, attr: str = ""):
         object.__setattr__(self, "_obj", obj)
@@ -109,6 +109,7 @@ class _Session:
         self.pos = 0
         self.size = 0
         self.depth = 0                   # record: how deep inside call() we are
+        self.first_failure: str | None = None  # replay: the first check that failed, if the replay goes astray
         # Grader arrays handed to student code, numbered in the order first passed (the same in both
         # runs): student code may keep them and write into them, and the replay must see those writes.
         self.arrays: dict[int, tuple] = {}   # id -> (number, weakref, bytes last seen)
@@ -339,8 +340,8 @@ def _emit(name: str, entries: list) -> None:
 
 
 def hidden_check(fn):
-    """Decorator for every public check: records a transcript when the grader asks for one (and, in the
-    test suite, replays it at once and insists on the same verdict)."""
+    """Decorator for every public check: records its calls into student code, emits the transcript when the
+    grader asks for one, and in the test suite replays it at once and insists on the same verdict."""
     name = f"{fn.__module__.rsplit('.', 1)[-1]}.{fn.__name__}"
 
     @functools.wraps(fn)
@@ -348,8 +349,10 @@ def hidden_check(fn):
         global _session
         __tracebackhide__ = True
         emit, cross = os.environ.get(ENV) == "1", os.environ.get(CROSSCHECK) == "1"
-        if _session is not None or not (emit or cross):
+        if _session is not None:  # a check calling another (check_affine): one transcript for both
             return fn(*args)
+        # Always recorded, even when nobody reads the transcript (stock nbgrader): every run then sees the
+        # same copies and handles, so a check behaves the same wherever it runs.
         _session = session = _Session("record")
         failure = None
         try:
@@ -398,6 +401,10 @@ def judge(name: str, entries: list, nargs: int) -> str | None:
     except Failure as exc:
         return str(exc)
     except ReplayError as exc:
+        if _session.first_failure is not None:
+            # The kernel went on where the replay had already failed (its comparisons were made to pass): the
+            # first failure is what the student needs to know.
+            return _session.first_failure
         return f"the record of your code's answers does not fit this hidden test ({exc}), so it scores 0."
     except Exception as exc:  # noqa: BLE001 - a forged transcript must never crash the grader
         return f"the hidden test failed on the recorded answers ({type(exc).__name__}: {str(exc)[:200]})"

@@ -263,15 +263,26 @@ def test_tampering_in_the_kernel_does_not_decide_the_grade(graded):
 
 @pytest.mark.slow
 def test_feedback_for_overruled_cells_says_why(graded):
+    from bpcourse.instructor import nbgrader_api
+
     root = graded[0]
-    for student, words in [("s10_patched_numpy", "MulLayer.backward"), ("s10_replaced_check", "left no record"),
-                           ("s10_forged_transcript", "does not fit")]:
+    # Where only the comparisons were patched, the student learns what is actually wrong with the answer.
+    wrong_dx = "MulLayer.backward: dx (checked against numerical gradients) is wrong"
+    for student, words in [("s10_patched_numpy", wrong_dx), ("s10_replaced_core", wrong_dx),
+                           ("s10_replaced_check", "left no record"), ("s10_forged_transcript", "does not fit")]:
         nb = nbformat.read(root / "autograded" / student / NAME / f"{NAME}.ipynb", as_version=4)
         outputs = nb.cells[_index(nb, "test_mul_layer")].outputs
         errors = [o.evalue for o in outputs if o.output_type == "error"]
         assert len(errors) == 1 and words in errors[0], f"{student}: {errors}"
         assert not any("vnd.bpcourse" in json.dumps(o.get("data", {})) for c in nb.cells
                        for o in c.get("outputs", [])), f"{student}: a transcript was left in the graded notebook"
+        # What the student reads: nbgrader's own feedback, with the replay's message and no hidden source.
+        result = nbgrader_api(root).generate_feedback(NAME, student, force=True)
+        assert result["success"], result.get("error")
+        html = (root / "feedback" / student / NAME / f"{NAME}.html").read_text()
+        # (the student's own tampering code names grader_tests; the hidden test cell's call must not show)
+        assert words in html and "BEGIN HIDDEN TESTS" not in html and "check_mul_layer(MulLayer)" not in html, \
+            student
 
 
 @pytest.mark.slow
