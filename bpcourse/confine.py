@@ -118,6 +118,16 @@ def kernel_paths(course_root: str) -> tuple[list[str], list[str], list[str]]:
     read += [*site.getsitepackages(), site.getusersitepackages()]
     read += [*bpcourse.__path__, *grader_tests.__path__]
     read.append(os.path.dirname(os.path.realpath(sys.executable)))
+    try:  # the kernel's own interpreter, if the python3 kernelspec names another installation
+        import shutil
+
+        from jupyter_client.kernelspec import KernelSpecManager
+        found = shutil.which(KernelSpecManager().get_kernel_spec("python3").argv[0])
+        if found:
+            kernel_python = os.path.realpath(found)
+            read += [os.path.dirname(kernel_python), os.path.dirname(os.path.dirname(kernel_python))]
+    except Exception:  # noqa: BLE001 - no such spec: the native kernel is this Python
+        pass
     write = ["/dev"]
     try:
         import matplotlib
@@ -132,6 +142,10 @@ def kernel_paths(course_root: str) -> tuple[list[str], list[str], list[str]]:
         from .data import default_cache_dir
         write.append(str(default_cache_dir()))
     root = os.path.realpath(course_root)
-    real = sorted({os.path.realpath(p) for p in read + write if p})
-    exposed = [p for p in real if root == p or root.startswith(p.rstrip(os.sep) + os.sep)]
+
+    def contains_root(p: str) -> bool:
+        p = os.path.realpath(p)
+        return root == p or root.startswith(p.rstrip(os.sep) + os.sep)
+
+    exposed = sorted({os.path.realpath(p) for p in read + write if p and contains_root(p)})
     return [p for p in sorted(set(read)) if p], write, exposed

@@ -467,6 +467,9 @@ def summary(outcomes: list[Outcome], export: str | None = "grades.csv") -> str:
     if failed:
         lines.append(f"could not grade {len(failed)}:")
         lines += [f"  {o.assignment} {o.student}: {o.problem}" for o in failed]
+        if any(o.confined == "yes" and "nbgrader failed" in o.problem for o in failed):
+            lines.append("  (if a kernel could not start, build/grading/kernels.log says why; --no-confine "
+                         "grades without confining kernels)")
     kinds = {o.confined for o in outcomes if o.confined}
     for kind in sorted(kinds):
         lines.append("kernels confined to their own folder (no course files, no other submissions): " + kind)

@@ -381,3 +381,21 @@ def test_cli_reports_an_assignment_missing_from_the_gradebook(tmp_path, capsys):
     root = copy_course(tmp_path / "class")
     assert main(["--root", str(root), "grade", NAME]) == 2
     assert NAME in capsys.readouterr().err
+
+
+def test_confinement_rules_never_open_the_course_root(tmp_path, monkeypatch):
+    """No folder a grading kernel may read or write contains the course root (run from inside it, as the
+    instructor does, so a path resolved against the working folder would show up); a root that does lie inside
+    one (here: inside the Python installation) is reported, not silently exposed."""
+    from conftest import REPO
+
+    from bpcourse import confine
+
+    monkeypatch.chdir(REPO)
+    read, write, exposed = confine.kernel_paths(str(REPO))
+    assert exposed == []
+    root = os.path.realpath(REPO)
+    assert not [p for p in read + write if root.startswith(os.path.realpath(p).rstrip(os.sep) + os.sep)
+                or os.path.realpath(p) == root]
+    inside = os.path.join(sys.prefix, "course")
+    assert confine.kernel_paths(inside)[2], "a course root inside the Python installation was not reported"
