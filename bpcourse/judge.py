@@ -59,8 +59,7 @@ def _error(message: str) -> NotebookNode:
 
 def verdict(cell) -> str | None:
     """None if every hidden check of the cell passes on replay, else the first failure's message."""
-    transcripts = [_replay_payload(o) for o in cell.get("outputs", []) if _replay_payload(o) is not None]
-    pending = list(transcripts)
+    pending = [p for p in map(_replay_payload, cell.get("outputs", [])) if p is not None]
     for name, nargs in hidden_calls(cell.source):
         if not pending:
             return (f"the hidden test {name} left no record of your code's answers (did something in the "

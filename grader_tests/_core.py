@@ -18,8 +18,8 @@ import numpy as np
 from . import _replay
 from ._replay import hidden_check, kind
 
-__all__ = ["Failure", "hidden_check", "kind", "rng", "call", "num_vjp", "expect_close", "expect_true", "as_number", "matches", "replace_hint",
-           "check_layer", "CASES"]
+__all__ = ["Failure", "hidden_check", "kind", "rng", "call", "num_vjp", "expect_close", "expect_true", "as_number",
+           "matches", "replace_hint", "check_layer", "CASES"]
 
 # The shapes every elementwise check runs on: a scalar, a vector, a non-square matrix, a batch of one.
 CASES = [(), (5,), (3, 4), (1, 6)]

@@ -18,7 +18,6 @@ tested for truth, only passed on.
 from __future__ import annotations
 
 import base64
-import contextlib
 import functools
 import json
 import os
@@ -411,14 +410,3 @@ def judge(name: str, entries: list, nargs: int) -> str | None:
     finally:
         _session = saved
     return None
-
-
-@contextlib.contextmanager
-def no_session():
-    """Run code outside any recording (used by tests)."""
-    global _session
-    saved, _session = _session, None
-    try:
-        yield
-    finally:
-        _session = saved

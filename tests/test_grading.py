@@ -108,7 +108,7 @@ MaxLayer.backward = _hoard
 """), {"test_max_layer"})
     s |= _tampering(wrong_mul)
     s["s11_searches_the_disk"] = (_append(_submission(NAME), "max_layer",
-                                          SEARCH + f"print('SEARCH FOUND', json.dumps(search({_answers()!r})))\n"),
+                                          SEARCH + f"print('SEARCH FOUND', json.dumps(search({_answers()!r}, plant=True)))\n"),
                                   set())
     s["s09_truncated"] = (nbformat.writes(_submission(NAME))[:5000], None)
     s["s09_missing"] = (None, None)
@@ -156,15 +156,22 @@ def _tampering(wrong_mul):
 
 # Scenario 11: while it is graded, a submission looks through every folder above its own (five levels, the
 # course root among them) for files holding an answer to notebook 03: the instructor's solutions, the
-# gradebook, another student's submission.
+# gradebook, another student's submission. It also tries to leave a file in each of those folders.
+PLANTED = "s11_planted.txt"
 SEARCH = """
 import json, os
-def search(answers, start="."):
+def search(answers, start=".", plant=False):
     here, found = os.path.realpath(start), []
     tops = [here]
     while os.path.dirname(tops[-1]) != tops[-1] and len(tops) < 6:
         tops.append(os.path.dirname(tops[-1]))
     for top in tops[1:]:
+        if plant:
+            try:
+                with open(os.path.join(top, "s11_planted.txt"), "w") as f:
+                    f.write("written by a submission")
+            except OSError:
+                pass
         for folder, subfolders, files in os.walk(top):
             if folder.startswith(here) or folder[len(top):].count(os.sep) >= 5:
                 subfolders[:] = []
@@ -301,6 +308,8 @@ def test_a_submission_searching_the_disk_finds_no_answer(graded):
     text = "".join(out.get("text", "") for out in nb.cells[_index(nb, "max_layer")].outputs)
     found = json.loads(re.search(r"SEARCH FOUND (\[.*\])", text).group(1))
     assert found == [], f"a grading kernel could read answers in {found}"
+    planted = [str(p) for p in root.parent.rglob(PLANTED)]
+    assert planted == [], f"a grading kernel could write outside its folder: {planted}"
 
     scope = {}
     exec(SEARCH, scope)
