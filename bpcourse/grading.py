@@ -33,6 +33,7 @@ from nbgrader.preprocessors import Execute
 
 from .instructor import RELEASE, nbgrader_api
 from .judge import LOG as JUDGE_LOG
+from .judge import error_output
 
 # Defaults (each can be changed on the command line: see `bpcourse grade --help`).
 TIMEOUT = 30                 # seconds per cell: every course cell runs in well under 10 s
@@ -85,11 +86,6 @@ class CappedKernelManager(AsyncKernelManager):
                 *cmd]
 
 
-def _error(ename: str, evalue: str) -> NotebookNode:
-    return NotebookNode(output_type="error", ename=ename, evalue=evalue,
-                        traceback=[f"\x1b[0;31m{ename}\x1b[0m: {evalue}"])
-
-
 class RobustExecute(Execute):
     """nbgrader's Execute, but a dead kernel costs one cell and a flood of output is cut short."""
 
@@ -107,17 +103,17 @@ class RobustExecute(Execute):
     def preprocess_cell(self, cell, resources, index):
         if self._restarts > self.max_restarts:
             if cell.cell_type == "code" and cell.source.strip():
-                cell.outputs = [_error("KernelDied", "not run: the kernel died too often in this notebook")]
+                cell.outputs = [error_output("KernelDied", "not run: the kernel died too often in this notebook")]
             return cell, resources
         try:
             cell, resources = super().preprocess_cell(cell, resources, index)
         except DeadKernelError:
-            cell.outputs = list(cell.get("outputs", [])) + [_error(
+            cell.outputs = list(cell.get("outputs", [])) + [error_output(
                 "KernelDied", "the kernel died while this cell ran (os._exit, a crash, or the memory cap); "
                 "it was restarted and the cells above were run again")]
             self._restart_and_replay(index)
         except CellTimeoutError:  # still busy after the interrupt: it swallowed KeyboardInterrupt
-            cell.outputs = list(cell.get("outputs", [])) + [_error(
+            cell.outputs = list(cell.get("outputs", [])) + [error_output(
                 "CellTimeoutError", f"no reply within {self.timeout} s, not even to an interrupt; the kernel "
                 "was restarted and the cells above were run again")]
             self._restart_and_replay(index)

@@ -52,9 +52,10 @@ def hidden_calls(source: str) -> list[tuple[str, int]]:
     return [(name, nargs) for *_, name, nargs in sorted(calls)]
 
 
-def _error(message: str) -> NotebookNode:
-    return NotebookNode(output_type="error", ename="Failure", evalue=message,
-                        traceback=[f"\x1b[0;31mFailure\x1b[0m: {message}"])
+def error_output(ename: str, evalue: str) -> NotebookNode:
+    """An error output as the kernel would write it: nbgrader scores the cell 0, feedback shows the message."""
+    return NotebookNode(output_type="error", ename=ename, evalue=evalue,
+                        traceback=[f"\x1b[0;31m{ename}\x1b[0m: {evalue}"])
 
 
 def verdict(cell) -> str | None:
@@ -109,7 +110,7 @@ class JudgeHiddenTests(Preprocessor):
             message = verdict(cell)
             passed_in_kernel = not any(o.get("output_type") == "error" for o in cell.get("outputs", []))
             if message is not None and passed_in_kernel:
-                cell.outputs.append(_error(message))
+                cell.outputs.append(error_output("Failure", message))
                 self._overruled.append((meta.get("grade_id", "?"), message))
         cell.outputs = [o for o in cell.get("outputs", []) if _replay_payload(o) is None]
         return cell, resources
