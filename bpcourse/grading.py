@@ -2,21 +2,16 @@
 
 Grading itself stays nbgrader's: its ``Autograde`` converter (through ``NbGraderAPI``) restores the test
 cells, runs the notebook, scores the graded cells and writes the gradebook, so ``nbgrader generate_feedback``
-and ``nbgrader export`` work on the result as usual. This module adds three things around it, all only for this
-command (``nbgrader autograde`` itself is unchanged):
+and ``nbgrader export`` work on the result as usual. Around it, only for this command:
 
-* a *sanitised staged copy* of each submission (``submitted/`` is never modified): an unreadable or missing
-  notebook is reported and that student skipped; a deleted graded test cell or locked cell is put back from the
-  released notebook; a duplicated ``grade_id`` keeps one graded copy, the others become plain cells;
-* a sturdier executor (:class:`RobustExecute`): a per-cell timeout, a kernel restarted after it dies (the cells
-  above are replayed silently, so only the cell that killed it scores 0), stream output capped per cell, and the
-  kernel started under an address-space cap so runaway memory fails one cell, not the machine;
-* worker processes grading several submissions at once, with a progress bar and a summary.
+* :mod:`bpcourse.staging` grades a sanitised copy of each submission (``submitted/`` is never modified);
+* :mod:`bpcourse.execute` runs it with a sturdier executor in a capped, confined kernel;
+* :mod:`bpcourse.judge` decides each graded test cell outside the kernel;
+* this module runs several submissions at once, with a progress bar and a summary.
 """
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import shutil
@@ -26,236 +21,17 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from jupyter_client.manager import AsyncKernelManager
-from nbclient.exceptions import CellTimeoutError, DeadKernelError
-from nbformat import NotebookNode
-from nbgrader.preprocessors import Execute
-
-from .instructor import RELEASE, nbgrader_api
+from .execute import MEMORY_CAP, CappedKernelManager, RobustExecute
+from .instructor import nbgrader_api
 from .judge import LOG as JUDGE_LOG
-from .judge import error_output
+from .staging import STAGED, Unreadable, stage
+
+__all__ = ["grade", "summary", "Outcome", "Unreadable", "TIMEOUT", "WORKERS"]
 
 # Defaults (each can be changed on the command line: see `bpcourse grade --help`).
 TIMEOUT = 30                 # seconds per cell: every course cell runs in well under 10 s
-MEMORY_CAP = 2 * 1024 ** 3   # bytes of address space per grading kernel (RLIMIT_AS)
-OUTPUT_CAP = 100_000         # characters of stream output kept per cell; the rest is dropped
 # One more worker than cores: a worker waiting on a kernel start or the gradebook leaves its core to another.
 WORKERS = min((os.cpu_count() or 1) + 1, 9)
-STAGED = os.path.join("build", "grading", "submitted")  # nbgrader's "submitted" step for this command
-
-# Runs before the kernel: caps its address space (inherited through exec), keeps BLAS to one thread so
-# parallel workers do not oversubscribe the cores, asks grader_tests for transcripts, and confines the kernel's
-# view of the disk (bpcourse.confine) to what it needs, with a private temporary folder.
-# The kernel's own stderr (start-up notices, C-level crashes) goes to a log file, not over the progress bar.
-_LAUNCHER = """\
-import os, resource, sys
-cap, log, rules, cmd = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4:]
-if cap > 0:
-    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
-for k in ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS'):
-    os.environ[k] = '1'
-os.environ['BPCOURSE_TRANSCRIPT'] = '1'
-if log:
-    os.dup2(os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644), 2)
-if rules:
-    import json, tempfile
-    from bpcourse.confine import apply
-    rules = json.loads(rules)
-    os.makedirs(rules['tmp'], exist_ok=True)
-    tmp = tempfile.mkdtemp(dir=rules['tmp'])
-    os.environ.update(TMPDIR=tmp, IPYTHONDIR=os.path.join(tmp, 'ipython'))
-    own = [cmd[i + 1] for i in range(len(cmd) - 1) if cmd[i] == '-f']  # the connection file
-    try:
-        apply(rules['read'] + own, rules['write'] + [os.getcwd(), tmp])
-    except OSError as exc:  # fail closed: no kernel rather than an unconfined one
-        sys.exit(f'bpcourse grade: could not confine the kernel ({exc}); use --no-confine to grade anyway')
-os.execvp(cmd[0], cmd)
-"""
-
-
-class CappedKernelManager(AsyncKernelManager):
-    """Starts the kernel through a tiny launcher that sets RLIMIT_AS first."""
-
-    memory_cap = MEMORY_CAP
-    stderr_log = ""
-    confinement = ""  # JSON rules for bpcourse.confine, or "" for none
-
-    def format_kernel_cmd(self, extra_arguments=None):
-        cmd = super().format_kernel_cmd(extra_arguments)
-        return [sys.executable, "-c", _LAUNCHER, str(int(self.memory_cap)), self.stderr_log, self.confinement,
-                *cmd]
-
-
-class RobustExecute(Execute):
-    """nbgrader's Execute, but a dead kernel costs one cell and a flood of output is cut short."""
-
-    max_restarts = 8  # a notebook whose every cell kills the kernel is not replayed forever
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("kernel_manager_class", CappedKernelManager)
-        kwargs.setdefault("shutdown_kernel", "immediate")  # its state is thrown away: no need to wait for it
-        super().__init__(*args, **kwargs)
-
-    def preprocess(self, nb, resources=None, km=None):
-        self._ran_clean, self._restarts = set(), 0
-        return super().preprocess(nb, resources, km)
-
-    def preprocess_cell(self, cell, resources, index):
-        if self._restarts > self.max_restarts:
-            if cell.cell_type == "code" and cell.source.strip():
-                cell.outputs = [error_output("KernelDied", "not run: the kernel died too often in this notebook")]
-            return cell, resources
-        try:
-            cell, resources = super().preprocess_cell(cell, resources, index)
-        except DeadKernelError:
-            cell.outputs = list(cell.get("outputs", [])) + [error_output(
-                "KernelDied", "the kernel died while this cell ran (os._exit, a crash, or the memory cap); "
-                "it was restarted and the cells above were run again")]
-            self._restart_and_replay(index)
-        except CellTimeoutError:  # still busy after the interrupt: it swallowed KeyboardInterrupt
-            cell.outputs = list(cell.get("outputs", [])) + [error_output(
-                "CellTimeoutError", f"no reply within {self.timeout} s, not even to an interrupt; the kernel "
-                "was restarted and the cells above were run again")]
-            self._restart_and_replay(index)
-        else:
-            errors = [o.get("ename") for o in cell.get("outputs", []) if o.output_type == "error"]
-            if not errors:
-                self._ran_clean.add(index)
-            elif "CellTimeoutError" in errors:
-                # The interrupt may not have stopped it (student code can swallow KeyboardInterrupt, C code
-                # ignores it); a fresh kernel is the only sure way to run the next cell.
-                self._restart_and_replay(index)
-        self._stderr_to_stdout(cell)
-        return cell, resources
-
-    @staticmethod
-    def _stderr_to_stdout(cell) -> None:
-        """nbgrader scores a test cell 0 for any stderr output, so a warning from correct code would cost the
-        exercise; keep the text (feedback shows it) but as stdout. Wrong values still raise, and score 0."""
-        m = cell.metadata.get("nbgrader", {})
-        if m.get("grade") and not m.get("solution"):
-            for out in cell.get("outputs", []):
-                if out.get("output_type") == "stream" and out.get("name") == "stderr":
-                    out.name = "stdout"
-
-    def _fresh_kernel(self) -> None:
-        self._restarts += 1
-        self._cleanup_kernel()  # killed, not asked: a busy kernel never answers
-        self.km = self.create_kernel_manager()
-        self.start_new_kernel()
-        self.start_new_kernel_client()
-
-    def _restart_and_replay(self, index: int) -> None:
-        self._fresh_kernel()
-        # Re-create the state the cells below expect. Graded test cells only check, so they are skipped.
-        for j in sorted(i for i in self._ran_clean if i < index):
-            cell = self.nb.cells[j]
-            if cell.metadata.get("nbgrader", {}).get("grade") and not cell.metadata["nbgrader"].get("solution"):
-                continue
-            try:
-                self.execute_cell(copy.deepcopy(cell), j, store_history=False)
-            except DeadKernelError:  # a cell that ran fine once no longer does: stop replaying, start clean
-                self._fresh_kernel()
-                return
-
-    def output(self, outs, msg, display_id, cell_index):
-        if msg["msg_type"] == "stream":
-            kept = sum(len(o.get("text", "")) for o in outs if o.get("output_type") == "stream")
-            if kept >= OUTPUT_CAP:
-                return None
-            text = msg["content"]["text"]
-            if kept + len(text) > OUTPUT_CAP:
-                msg = copy.deepcopy(msg)
-                msg["content"]["text"] = text[:OUTPUT_CAP - kept] + "\n... output truncated by the grader ...\n"
-        return super().output(outs, msg, display_id, cell_index)
-
-
-# ---------------------------------------------------------------- staging and sanitising
-
-class Unreadable(Exception):
-    """The submission cannot be graded; the message says why, for the instructor."""
-
-
-def _meta(cell) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {}) or {}
-
-
-def _restorable(cell) -> bool:
-    """Cells nbgrader owns and a student cannot usefully change: graded tests and locked given code."""
-    m = _meta(cell)
-    return bool(m.get("grade_id")) and not m.get("solution") and (m.get("grade") or m.get("locked"))
-
-
-def sanitise(nb: NotebookNode, released: NotebookNode) -> list[str]:
-    """Repair ``nb`` in place so nbgrader can grade it; returns what was changed, one line each.
-
-    Duplicated ``grade_id``: of a solution cell the *last* copy stays graded (it is the definition in force
-    when the notebook runs top to bottom, so the manual grader sees the code the tests saw); of a test or locked
-    cell the *first* (nbgrader overwrites its contents anyway). The other copies lose their nbgrader metadata
-    and still run as plain cells. Deleted test and locked cells are re-inserted from the release after the
-    nearest preceding nbgrader cell; deleted solution cells are not (the student may have moved the code).
-    """
-    changes = []
-    seen: dict[str, list[int]] = {}
-    for i, cell in enumerate(nb.cells):
-        gid = _meta(cell).get("grade_id")
-        if gid:
-            seen.setdefault(gid, []).append(i)
-    for gid, where in seen.items():
-        if len(where) > 1:
-            keep = where[-1] if _meta(nb.cells[where[-1]]).get("solution") else where[0]
-            for i in where:
-                if i != keep:
-                    nb.cells[i].metadata.pop("nbgrader", None)
-            changes.append(f"cell {gid!r} appeared {len(where)} times; kept copy {where.index(keep) + 1} graded")
-
-    present = {_meta(c).get("grade_id"): c for c in nb.cells if _meta(c).get("grade_id")}
-    anchor = None  # grade_id of the last release cell found in the submission
-    for cell in released.cells:
-        gid = _meta(cell).get("grade_id")
-        if not gid:
-            continue
-        if gid not in present and _restorable(cell):
-            ids = [_meta(c).get("grade_id") for c in nb.cells]
-            at = ids.index(anchor) + 1 if anchor in ids else 0
-            restored = copy.deepcopy(cell)
-            if restored.cell_type == "code":
-                restored.outputs, restored.execution_count = [], None
-            nb.cells.insert(at, restored)
-            present[gid] = restored
-            changes.append(f"cell {gid!r} was deleted; restored from the release")
-        if gid in present:
-            anchor = gid
-    return changes
-
-
-def stage(root: Path, assignment: str, student: str) -> list[str]:
-    """Copy one submission to the staging area, sanitised; raises Unreadable with the reason."""
-    import nbformat
-
-    src = root / "submitted" / student / assignment
-    dest = root / STAGED / student / assignment
-    if dest.exists():
-        shutil.rmtree(dest)
-    notebook = f"{assignment}.ipynb"
-    if not (src / notebook).is_file():
-        found = sorted(p.name for p in src.glob("*.ipynb")) if src.is_dir() else []
-        raise Unreadable(f"no {notebook} in submitted/{student}/{assignment}/"
-                         + (f" (found {', '.join(found)})" if found else ""))
-    try:
-        nb = nbformat.read(src / notebook, as_version=4)
-    except (json.JSONDecodeError, UnicodeDecodeError, nbformat.reader.NotJSONError) as exc:
-        raise Unreadable(f"{notebook} is not valid notebook JSON ({str(exc).splitlines()[0][:120]})") from None
-    except Exception as exc:  # noqa: BLE001 - any other complaint of nbformat about the file
-        raise Unreadable(f"{notebook} could not be read: {type(exc).__name__}: {str(exc)[:120]}") from None
-    if not isinstance(nb.get("cells"), list):
-        raise Unreadable(f"{notebook} has no list of cells")
-    released = nbformat.read(root / RELEASE / assignment / notebook, as_version=4)
-    changes = sanitise(nb, released)
-    shutil.copytree(src, dest, ignore=shutil.ignore_patterns("*.ipynb", ".ipynb_checkpoints"))
-    nbformat.write(nb, dest / notebook)
-    return changes
-
 
 # ---------------------------------------------------------------- running nbgrader
 
