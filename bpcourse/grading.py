@@ -166,10 +166,12 @@ def grade(root: Path, assignment: str | list[str], students: list[str] | None = 
     ready = []
     for key, o in outcomes.items():
         try:
-            o.changes = stage(root, *key)
+            o.changes = [r.summary for r in stage(root, *key)]
             ready.append(key)
         except Unreadable as exc:
             o.problem = str(exc)
+        except OSError as exc:  # anything else about the files: this student only, never the run
+            o.problem = f"could not be copied for grading: {type(exc).__name__}: {exc}"
     # Rows every worker would otherwise race to create.
     with Gradebook(db_url) as gb, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # nbgrader's own SQLAlchemy "not in session" notices
