@@ -3,6 +3,24 @@
 The idea (cs231n's gradient check): pick a random upstream gradient ``dout``, turn
 ``f`` into the scalar ``sum(f(x) * dout)`` and differentiate that numerically. The
 result is the vector-Jacobian product your ``backward(dout)`` should return.
+
+The step and the tolerance follow the precision your code computes in (the dtype of what
+``f`` returns and of the gradient you pass; the lower one counts):
+
+=========================  ==========  ===========  ======================================
+precision                  step ``h``  tolerance    why
+=========================  ==========  ===========  ======================================
+float64 (and longdouble)   1e-5        1e-6         rounding noise ~1e-11, truncation ~1e-10
+float32                    1e-2        1e-2         ~7 digits: noise eps·|f|/h ~1e-5 of |f|
+float16                    —           —            ~3 digits: too few, a clear error
+=========================  ==========  ===========  ======================================
+
+For float32 each perturbed input is rounded to float32 first and the difference is divided
+by the step actually taken, so a float32 forward sees exactly the point it is evaluated at.
+The float32 step is about twice eps^(1/3) (the textbook optimum for a central difference),
+since the layers of this course have small third derivatives; a classic mistake (a factor
+of 2, a flipped sign, a missing dout) still has a relative error of 1/3 or more. Passing
+``h=`` or ``tol=`` overrides the choice.
 """
 
 from __future__ import annotations
@@ -13,6 +31,8 @@ from typing import Callable
 import numpy as np
 
 __all__ = [
+    "Precision",
+    "precision_of",
     "numerical_derivative",
     "numerical_gradient",
     "numerical_vjp",
@@ -35,6 +55,40 @@ def _as_float_array(x, name: str) -> np.ndarray:
     return arr
 
 
+@dataclass(frozen=True)
+class Precision:
+    """How finely a precision resolves numbers, and the step and tolerance a gradient check uses for it."""
+
+    name: str
+    h: float        # central-difference step
+    tol: float      # largest relative error that passes
+    floor: float    # relative errors are measured against at least floor * max(1, |gradient|)
+    dtype: type     # perturbed inputs are rounded to this before f sees them
+
+
+DOUBLE = Precision("float64", 1e-5, 1e-6, 1e-3, np.float64)
+SINGLE = Precision("float32", 1e-2, 1e-2, 1e-2, np.float32)
+_HALF = ("computes in half precision (float16), which keeps only about 3 significant digits: too few to "
+         "check a gradient with central differences. Compute in float32 or float64 instead")
+
+
+def precision_of(*values, what: str = "f") -> Precision:
+    """The lowest precision among ``values`` (arrays or numbers): DOUBLE or SINGLE; float16 is a TypeError."""
+    found = DOUBLE
+    for value in values:
+        dtype = getattr(value, "dtype", None)
+        if not isinstance(dtype, np.dtype):
+            try:
+                dtype = np.asarray(value).dtype
+            except (TypeError, ValueError):
+                continue  # not numbers: the conversion that follows says so
+        if dtype.kind == "f" and dtype.itemsize <= 2:
+            raise TypeError(f"{what} {_HALF}")
+        if (dtype.kind == "f" and dtype.itemsize == 4) or (dtype.kind == "c" and dtype.itemsize == 8):
+            found = SINGLE
+    return found
+
+
 def _require_callable(f, name: str = "f") -> None:
     if not callable(f):
         raise TypeError(f"{name} must be a function, got {type(f).__name__}: {f!r:.80}")
@@ -55,35 +109,57 @@ def numerical_derivative(f: Callable, x: float, h: float = 1e-4) -> float:
     return (_scalar(f(x + h), "f") - _scalar(f(x - h), "f")) / (2 * h)
 
 
-def numerical_gradient(f: Callable, x, h: float = 1e-5) -> np.ndarray:
+def numerical_gradient(f: Callable, x, h: float | None = None) -> np.ndarray:
     """Gradient of a scalar-valued ``f`` at ``x`` by central differences, one entry at a time.
 
-    ``f`` receives a float64 array shaped like ``x``; the caller's ``x`` is never modified.
+    ``f`` receives a float64 array shaped like ``x``; the caller's ``x`` is never modified. Without
+    ``h`` the step follows the precision of what ``f`` returns (see the module docstring).
+    """
+    return _numeric(f, x, None, h)[0]
+
+
+def numerical_vjp(f: Callable, x, dout, h: float | None = None) -> np.ndarray:
+    """``dout``-weighted gradient of an array-valued ``f``: what ``backward(dout)`` should return."""
+    return _numeric(f, x, dout, h)[0]
+
+
+def _numeric(f: Callable, x, dout, h: float | None, also=()) -> tuple[np.ndarray, Precision]:
+    """(central differences of f, or of sum(f * dout), at x; the precision assumed).
+
+    ``also`` holds more values whose precision counts (the analytic gradient). With ``h`` None the step
+    follows the precision, and below float64 each perturbed entry is rounded to that precision and the
+    difference divided by the step actually taken; an explicit ``h`` is used exactly as given.
     """
     _require_callable(f)
     x = _as_float_array(x, "x")
+    out = f(x.copy())
+    if dout is None:
+        _scalar(out, "f")
+        weighted = lambda z: _scalar(f(z), "f")  # noqa: E731
+    else:
+        dout = _as_float_array(dout, "dout")
+        if np.shape(out) != dout.shape:
+            raise ValueError(f"dout has shape {dout.shape} but f(x) has shape {np.shape(out)}; "
+                             "the upstream gradient must have the shape of the output")
+        weighted = lambda z: float(np.sum(np.asarray(f(z), dtype=np.float64) * dout))  # noqa: E731
+    precision = precision_of(out, what="f")
+    if also and precision_of(*also, what="your gradient") is SINGLE:
+        precision = SINGLE
+    rounded = h is None and precision is not DOUBLE
+    h = precision.h if h is None else h
     grad = np.zeros_like(x)
     for idx in np.ndindex(x.shape):
         old = x[idx]
-        x[idx] = old + h
-        plus = _scalar(f(x.copy()), "f")
-        x[idx] = old - h
-        minus = _scalar(f(x.copy()), "f")
+        plus_at, minus_at = old + h, old - h
+        if rounded:
+            plus_at, minus_at = float(precision.dtype(plus_at)), float(precision.dtype(minus_at))
+        x[idx] = plus_at
+        plus = weighted(x.copy())
+        x[idx] = minus_at
+        minus = weighted(x.copy())
         x[idx] = old
-        grad[idx] = (plus - minus) / (2 * h)
-    return grad
-
-
-def numerical_vjp(f: Callable, x, dout, h: float = 1e-5) -> np.ndarray:
-    """``dout``-weighted gradient of an array-valued ``f``: what ``backward(dout)`` should return."""
-    _require_callable(f)
-    x = _as_float_array(x, "x")
-    dout = _as_float_array(dout, "dout")
-    out_shape = np.shape(f(x.copy()))
-    if out_shape != dout.shape:
-        raise ValueError(f"dout has shape {dout.shape} but f(x) has shape {out_shape}; "
-                         "the upstream gradient must have the shape of the output")
-    return numerical_gradient(lambda z: np.sum(np.asarray(f(z), dtype=np.float64) * dout), x, h)
+        grad[idx] = (plus - minus) / ((plus_at - minus_at) if rounded else 2 * h)
+    return grad, precision
 
 
 def rel_error(a, b) -> float:
@@ -108,6 +184,8 @@ class GradCheck:
     got: float
     tol: float
     hint: str = ""
+    precision: str = "float64"
+    h: float = 1e-5
 
     @property
     def ok(self) -> bool:
@@ -118,7 +196,8 @@ class GradCheck:
 
     def report(self) -> str:
         verdict = "OK" if self.ok else "WRONG"
-        text = f"{self.name}: {verdict} (max relative error {self.max_rel_error:.1e}, tolerance {self.tol:.0e})"
+        text = (f"{self.name}: {verdict} (max relative error {self.max_rel_error:.1e}, tolerance {self.tol:.0e}; "
+                f"{self.precision}, step h={self.h:.0e})")
         if not self.ok:
             text += (f"\n  worst at index {self.worst_index}: numerical gradient {self.expected:.6g}, "
                      f"your backward gave {self.got:.6g}")
@@ -148,13 +227,18 @@ def _hint(numeric: np.ndarray, analytic: np.ndarray) -> str:
 
 
 def check_gradient(f: Callable, x, analytic, dout=None, name: str = "gradient",
-                   tol: float = 1e-6, h: float = 1e-5) -> GradCheck:
+                   tol: float | None = None, h: float | None = None) -> GradCheck:
     """Compare ``analytic`` with the numerical gradient of ``f`` at ``x``.
 
     Without ``dout``, ``f`` must return one number; with ``dout``, ``analytic`` is
-    checked against the vector-Jacobian product ``dout`` · ∂f/∂x.
+    checked against the vector-Jacobian product ``dout`` · ∂f/∂x. Step and tolerance
+    follow the precision of ``f``'s output and of ``analytic`` (the lower one) unless
+    ``h`` / ``tol`` are given; the report says which precision was assumed.
     """
-    numeric = numerical_gradient(f, x, h) if dout is None else numerical_vjp(f, x, dout, h)
+    precision_of(analytic, what=f"{name}: your gradient")  # float16 is refused before anything runs
+    numeric, precision = _numeric(f, x, dout, h, also=(analytic,))
+    h = precision.h if h is None else h
+    tol = precision.tol if tol is None else tol
     try:
         analytic = np.asarray(analytic, dtype=np.float64)
     except (TypeError, ValueError):
@@ -162,15 +246,16 @@ def check_gradient(f: Callable, x, analytic, dout=None, name: str = "gradient",
                         f"got {type(analytic).__name__}") from None
     if analytic.shape != numeric.shape:
         raise ValueError(f"{name} has shape {analytic.shape}, expected {numeric.shape} (the shape of x)")
+    extra = {"precision": precision.name, "h": h}
     if not np.all(np.isfinite(analytic)):
         idx = tuple(int(i) for i in np.argwhere(~np.isfinite(analytic))[0]) if analytic.ndim else ()
         return GradCheck(name, float("inf"), idx, float(numeric[idx]), float(analytic[idx]), tol,
-                         "your gradient has inf or nan here")
-    # Central differences carry ~1e-10 of noise, so where the true gradient is 0 a pure relative
-    # error would be huge for correct code; the floor scales with the gradient's own size.
-    floor = 1e-3 * max(1.0, float(np.max(np.abs(numeric), initial=0.0)))
+                         "your gradient has inf or nan here", **extra)
+    # Central differences carry noise (~1e-10 in float64, ~1e-5 in float32), so where the true gradient is 0
+    # a pure relative error would be huge for correct code; the floor scales with the gradient's own size.
+    floor = precision.floor * max(1.0, float(np.max(np.abs(numeric), initial=0.0)))
     err = np.abs(numeric - analytic) / np.maximum(np.abs(numeric) + np.abs(analytic), floor)
     idx = np.unravel_index(int(np.argmax(err)), err.shape) if err.ndim else ()
     idx = tuple(int(i) for i in idx)
     return GradCheck(name, float(err[idx]), idx, float(numeric[idx]), float(analytic[idx]), tol,
-                     _hint(numeric, analytic))
+                     _hint(numeric, analytic), **extra)

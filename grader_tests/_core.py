@@ -2,8 +2,16 @@
 our own central differences, and comparisons that explain themselves.
 
 No reference solution lives here. Forward values are checked against the formulas the
-notebooks state; every backward is checked against central differences of the
-student's *own* forward, so reading this file gives no answer away.
+notebooks state, and every backward against central differences of those same formulas,
+computed here in float64 (``check_layer``): the reference never depends on what the
+student's code returns, so a forward that answers differently near the checked point
+cannot steer it, and reading this file gives no answer away. The student's forward runs
+only at the points whose outputs are checked.
+
+Comparisons follow the precision of what the student returns (``tolerances``): float64
+(and longdouble, which the transcript stores as float64) is held to the tolerances the
+check asks for; float32 gets a looser relative tolerance and an absolute one scaled by the
+size of the expected values; float16 fails with a message that says why.
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ from . import _replay
 from ._replay import hidden_check, kind
 
 __all__ = ["Failure", "hidden_check", "kind", "rng", "call", "num_vjp", "expect_close", "expect_true", "as_number",
-           "matches", "replace_hint", "check_layer", "CASES"]
+           "matches", "replace_hint", "tolerances", "check_layer", "CASES"]
 
 # The shapes every elementwise check runs on: a scalar, a vector, a non-square matrix, a batch of one.
 CASES = [(), (5,), (3, 4), (1, 6)]
@@ -106,6 +114,51 @@ def num_vjp(f, x: np.ndarray, dout: np.ndarray, h: float = 1e-6) -> np.ndarray:
     return grad
 
 
+# Single precision (float32, complex64) keeps about 7 digits: a correct answer is off by a few units in
+# the last place, more where a sum cancels. 1e-3 relative and 1e-4 of the largest expected value absolute
+# leave a wide margin for that, while the classic mistakes (a factor, a swap, a sign, a missing dout) are
+# off by 30 % or more and still fail.
+SINGLE_RTOL, SINGLE_ATOL_SCALE = 1e-3, 1e-4
+HALF_PRECISION = ("half precision (float16) keeps only about 3 significant digits, too few to check a "
+                  "gradient. Compute in float32 or float64 (drop the float16 conversion).")
+
+
+def _precision(value) -> str:
+    """'half', 'single' or 'double': the precision of what the student returned, before any conversion."""
+    if isinstance(value, (np.ndarray, np.generic)):
+        dtype = value.dtype
+    elif isinstance(value, (list, tuple)):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                dtype = np.asarray(value).dtype
+        except (TypeError, ValueError):
+            return "double"  # not numbers: the conversion that follows says so
+    else:
+        return "double"  # Python numbers are double precision
+    if dtype.kind == "f" and dtype.itemsize <= 2:
+        return "half"
+    if (dtype.kind == "f" and dtype.itemsize == 4) or (dtype.kind == "c" and dtype.itemsize == 8):
+        return "single"
+    return "double"
+
+
+def tolerances(got, expected, what: str, *, rtol: float, atol: float) -> tuple[float, float]:
+    """(rtol, atol) for comparing a student's value with ``expected``, by the precision ``got`` is in.
+
+    float64 and wider keep what the caller asked for; float32 is allowed SINGLE_RTOL and an absolute
+    error of SINGLE_ATOL_SCALE times the largest expected value; float16 is a Failure.
+    """
+    __tracebackhide__ = True
+    precision = _precision(got)
+    if precision == "half":
+        raise Failure(f"{what} is in half precision (float16).\nHint: {HALF_PRECISION}")
+    if precision == "single":
+        scale = float(np.max(np.abs(np.asarray(expected, dtype=np.float64)), initial=0.0))
+        return max(rtol, SINGLE_RTOL), max(atol, SINGLE_ATOL_SCALE * scale)
+    return rtol, atol
+
+
 def _as_array(value, what: str) -> np.ndarray:
     __tracebackhide__ = True
     if value is None:
@@ -150,6 +203,8 @@ def expect_close(got, expected, what: str, *, rtol: float = 1e-5, atol: float = 
     """Fail with the worst index, expected vs got, and a hint for a recognised mistake."""
     __tracebackhide__ = True
     expected = np.asarray(expected, dtype=np.float64)
+    if got is not None:
+        rtol, atol = tolerances(got, expected, what, rtol=rtol, atol=atol)
     got = _as_array(got, what)
     if got.shape != expected.shape:
         if got.size == expected.size and got.ndim != expected.ndim and not shape_hint:
@@ -174,6 +229,8 @@ def expect_close(got, expected, what: str, *, rtol: float = 1e-5, atol: float = 
 def as_number(value, what: str) -> float:
     """A student's single number as a float, or a Failure that says what came back instead."""
     __tracebackhide__ = True
+    if _precision(value) == "half":
+        raise Failure(f"{what} is in half precision (float16).\nHint: {HALF_PRECISION}")
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
@@ -184,6 +241,9 @@ def as_number(value, what: str) -> float:
 
 def matches(a, b, rtol: float = 1e-6, atol: float = 1e-9) -> bool:
     """Whether a student's value equals b (same shape, close): used to recognise a classic mistake."""
+    if _precision(a) == "single":
+        rtol = max(rtol, SINGLE_RTOL)
+        atol = max(atol, SINGLE_ATOL_SCALE * float(np.max(np.abs(np.asarray(b, dtype=np.float64)), initial=0.0)))
     try:
         a = np.asarray(a, dtype=np.float64)
     except (TypeError, ValueError):
@@ -206,16 +266,21 @@ def _copy(a):
     return a.copy() if isinstance(a, np.ndarray) else a
 
 
-def check_layer(make, args: list, expected_out, name: str, grad_names: list[str], *,
-                seed: str, hints: dict | None = None, grad_hints: dict | None = None):
+def check_layer(make, args: list, formula, name: str, grad_names: list[str], *,
+                seed: str, hints: dict | None = None, grad_hints: dict | None = None,
+                formula_text: str = "the formula"):
     """One forward/backward round trip of a layer built by ``make()``.
 
-    The forward output is compared with ``expected_out`` (from the notebook's formula).
-    ``backward`` gets a random upstream gradient and each returned gradient is compared
-    with central differences of the student's own forward, run on fresh layers and copies.
-    Returns the layer so callers can check extra attributes.
+    ``formula(*inputs)`` is the grader's float64 implementation of the formula the notebook states.
+    The student's forward runs once, at ``args``, and its output is compared with ``formula(*args)``.
+    ``backward`` gets a random upstream gradient, and each returned gradient is compared with central
+    differences of ``formula`` (named ``formula_text`` in messages), never of the student's forward: what
+    the student's code would answer near ``args`` cannot move the reference. Returns the layer so callers
+    can check extra attributes.
     """
     __tracebackhide__ = True
+    points = [np.asarray(a, dtype=np.float64) for a in args]
+    expected_out = formula(*points)
     layer = call(make, what=f"creating {name}")
     out = call(layer.forward, *[_copy(a) for a in args], what=f"{name}.forward")
     expect_close(out, expected_out, f"{name}.forward output", hints=hints)
@@ -231,11 +296,8 @@ def check_layer(make, args: list, expected_out, name: str, grad_names: list[str]
                     f"got {kind(grads)}{'' if not hasattr(grads, '__len__') else f' of length {len(grads)}'}.")
     for i, gname in enumerate(grad_names):
         def f(z, i=i):
-            fresh = call(make, what=f"creating {name}")
-            inputs = [_copy(a) for a in args]
-            inputs[i] = z if np.ndim(args[i]) else float(z)
-            return call(fresh.forward, *inputs, what=f"{name}.forward")
-        numeric = num_vjp(f, np.asarray(args[i], dtype=np.float64), np.asarray(dout))
-        expect_close(grads[i], numeric, f"{name}.backward: {gname} (checked against numerical gradients)",
-                     rtol=1e-4, atol=1e-6, hints=(grad_hints or {}).get(gname))
+            return formula(*points[:i], z, *points[i + 1:])
+        numeric = num_vjp(f, points[i], np.asarray(dout))
+        expect_close(grads[i], numeric, f"{name}.backward: {gname} (checked against numerical gradients of "
+                     f"{formula_text})", rtol=1e-4, atol=1e-6, hints=(grad_hints or {}).get(gname))
     return layer

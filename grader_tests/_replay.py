@@ -9,6 +9,10 @@ on the grader's own NumPy. Patching ``np.isclose`` or replacing this package's f
 the kernel therefore changes nothing the grader computes; forging a transcript that passes
 means producing the right numbers, which is solving the exercise.
 
+Arrays and NumPy scalars travel as their own dtype, except extended precision (``np.longdouble``,
+``np.clongdouble``), whose size and layout vary between platforms: it is stored as float64 (complex128),
+more than precise enough to grade.
+
 Both runs see exactly the same values (the kernel, too, continues with the decoded copy), so
 a check behaves identically in both — as long as it touches student objects only inside
 ``call``. A :class:`Handle` enforces that: outside ``call`` it cannot be called, set or
@@ -223,8 +227,17 @@ def invoke(fn, args, what: str, run):
 
 # ---------------------------------------------------------------- plain-data encoding
 
+def _narrowed(value):
+    """longdouble and clongdouble as float64 and complex128; anything else unchanged."""
+    if isinstance(value, (np.ndarray, np.generic)) and value.dtype.kind in "fc" and value.dtype.str[1:] not in _DTYPES:
+        wide = np.float64 if value.dtype.kind == "f" else np.complex128
+        return value.astype(wide) if isinstance(value, np.ndarray) else wide(value)
+    return value
+
+
 def encode(value, handles: list, depth: int = 0):
     """Plain JSON for a student's result; objects become handle numbers (kept in ``handles``)."""
+    value = _narrowed(value)
     t = type(value)
     if value is None or t in (bool, int, str):
         return value

@@ -1,9 +1,11 @@
 """Hidden tests for notebook 03: the multiply, add and max nodes as layers.
 
 Forward values are checked against the formulas the notebook states (x * y, x + y,
-elementwise maximum); every backward against central differences of the student's own
-forward. When a check fails, a few classic mistakes are recognised from the returned
-gradients and named in the message.
+elementwise maximum); every backward against central differences of that formula, computed
+here in float64, so a forward that answers differently near the checked inputs cannot move
+the reference. Float32 answers are compared with float32 tolerances (see ``_core``). When a
+check fails, a few classic mistakes are recognised from the returned gradients and named in
+the message.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ def _pair(name: str, shape: tuple, *, apart: bool = False):
         return x, g.uniform(-3.0, 3.0, shape)
     size = int(np.prod(shape))
     signs = g.permutation(np.where(np.arange(size) % 2 == 0, 1.0, -1.0)).reshape(shape)
-    # Far from a tie, so central differences with h = 1e-6 never cross the kink of max.
+    # Far from a tie, so central differences (h = 1e-6) of the formula never cross the kink of max.
     return x, x + signs * g.uniform(0.1, 2.0, shape)
 
 
@@ -60,7 +62,8 @@ def _run_case(make, name: str, x, y, dout):
     return grads
 
 
-def _check_cases(make, name: str, formula, *, apart=False, hints=None, grad_hints=None, diagnose=None):
+def _check_cases(make, name: str, formula, formula_text: str, *, apart=False, hints=None, grad_hints=None,
+                 diagnose=None):
     """check_layer on every shape in CASES; on a backward failure, ask ``diagnose`` for a sharper hint."""
     __tracebackhide__ = True
     for shape in CASES:
@@ -68,8 +71,8 @@ def _check_cases(make, name: str, formula, *, apart=False, hints=None, grad_hint
         args = [_scalar_or_array(x), _scalar_or_array(y)]
         seed = f"{name} dout {shape}"
         try:
-            check_layer(make, args, formula(x, y), name, ["dx", "dy"], seed=seed,
-                        hints=hints, grad_hints=grad_hints)
+            check_layer(make, args, formula, name, ["dx", "dy"], seed=seed, hints=hints,
+                        grad_hints=grad_hints, formula_text=formula_text)
         except Failure as exc:
             message = str(exc)
             hint = None
@@ -102,7 +105,7 @@ def _mul_diagnose(x, y, dout, dx, dy, shape):
 def check_mul_layer(MulLayer):
     """MulLayer: forward(x, y) = x * y; backward(dout) -> (dx, dy); then the seed's apple shopping."""
     __tracebackhide__ = True
-    _check_cases(MulLayer, "MulLayer", lambda x, y: x * y, diagnose=_mul_diagnose)
+    _check_cases(MulLayer, "MulLayer", lambda x, y: x * y, "out = x * y", diagnose=_mul_diagnose)
 
     # buy_apple: two layers of the same class used one after the other.
     mul_apple = call(MulLayer, what="creating MulLayer")
@@ -155,7 +158,7 @@ def _add_diagnose(x, y, dout, dx, dy, shape):
 def check_add_layer(AddLayer):
     """AddLayer: forward(x, y) = x + y; backward(dout) -> (dx, dy); then the add node of buy_apple_orange."""
     __tracebackhide__ = True
-    _check_cases(AddLayer, "AddLayer", lambda x, y: x + y,
+    _check_cases(AddLayer, "AddLayer", lambda x, y: x + y, "out = x + y",
                  grad_hints={"dx": _ADD_HINTS, "dy": _ADD_HINTS}, diagnose=_add_diagnose)
 
     # buy_apple_orange: price = (apple_price + orange_price) * tax; only the add node is the student's here.
@@ -199,7 +202,8 @@ def check_max_layer(MaxLayer):
     """MaxLayer: elementwise maximum; backward routes dout to the larger input and leaves dout unchanged."""
     __tracebackhide__ = True
     try:
-        _check_cases(MaxLayer, "MaxLayer", np.maximum, apart=True, diagnose=_max_diagnose)
+        _check_cases(MaxLayer, "MaxLayer", np.maximum, "out = max(x, y)", apart=True,
+                     diagnose=_max_diagnose)
     except Failure as exc:
         if "truth value of an array" in str(exc):
             raise Failure(_replace_hint(str(exc), "Python's max(x, y) compares whole arrays; "

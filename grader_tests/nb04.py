@@ -1,9 +1,11 @@
 """Hidden tests for notebook 04: the ReLU and Sigmoid activation layers.
 
 Forward values are checked against the formulas the notebook states (max(0, x) and
-1 / (1 + exp(-x))); every backward against central differences of the student's own
-forward. Sigmoid must also stay finite and right on large inputs. When a check fails, a
-few classic mistakes (a mask the wrong way round, a missing factor) are named in the message.
+1 / (1 + exp(-x))); every backward against central differences of that formula, computed
+here in float64, so a forward that answers differently near the checked inputs cannot move
+the reference. Float32 answers are compared with float32 tolerances (see ``_core``). Sigmoid
+must also stay finite and right on large inputs. When a check fails, a few classic mistakes
+(a mask the wrong way round, a missing factor) are named in the message.
 """
 
 from __future__ import annotations
@@ -44,6 +46,9 @@ class _Arrays:
         return self.layer.backward(np.array(dout, dtype=np.float64))
 
 
+_SIGMOID_TEXT = "y = 1 / (1 + exp(-x))"
+
+
 def _sigmoid(x) -> np.ndarray:
     # exp only ever sees -|x| <= 0, so it cannot overflow.
     x = np.asarray(x, dtype=np.float64)
@@ -69,13 +74,14 @@ def _run(cls, name: str, x: np.ndarray, dout: np.ndarray):
     return out, dx
 
 
-def _check_cases(cls, name: str, inputs, formula, diagnose):
+def _check_cases(cls, name: str, inputs, formula, formula_text: str, diagnose):
     """check_layer on each input array; a failure gets a sharper hint from ``diagnose`` if it has one."""
     __tracebackhide__ = True
     for label, x in inputs:
         seed = f"{name} dout {label}"
         try:
-            check_layer(lambda: _Arrays(cls()), [x], formula(x), name, ["dx"], seed=seed)
+            check_layer(lambda: _Arrays(cls()), [x], formula, name, ["dx"], seed=seed,
+                        formula_text=formula_text)
         except Failure as exc:
             message = str(exc)
             dout = rng(seed).standard_normal(x.shape)
@@ -122,7 +128,7 @@ def _relu_diagnose(x, dout, out, dx, message):
 def check_relu(Relu):
     """Relu: forward(x) = max(0, x) elementwise; backward(dout) = dout where x > 0, else 0."""
     __tracebackhide__ = True
-    _check_cases(Relu, "Relu", _relu_inputs(), lambda x: np.maximum(x, 0.0), _relu_diagnose)
+    _check_cases(Relu, "Relu", _relu_inputs(), lambda x: np.maximum(x, 0.0), "y = max(0, x)", _relu_diagnose)
 
 
 # ----------------------------------------------------------------------------- Sigmoid
@@ -169,8 +175,8 @@ def _large_diagnose(x, dout, out, dx, message):
 def check_sigmoid(Sigmoid):
     """Sigmoid: forward(x) = 1 / (1 + exp(-x)), finite for any x; backward(dout) = dout * y * (1 - y)."""
     __tracebackhide__ = True
-    _check_cases(Sigmoid, "Sigmoid", _sigmoid_inputs(), _sigmoid, _sigmoid_diagnose)
+    _check_cases(Sigmoid, "Sigmoid", _sigmoid_inputs(), _sigmoid, _SIGMOID_TEXT, _sigmoid_diagnose)
     try:
-        _check_cases(Sigmoid, "Sigmoid", [("large", LARGE)], _sigmoid, _large_diagnose)
+        _check_cases(Sigmoid, "Sigmoid", [("large", LARGE)], _sigmoid, _SIGMOID_TEXT, _large_diagnose)
     except Failure as exc:
         raise Failure(f"On large inputs x = {LARGE.tolist()}: {exc}") from None

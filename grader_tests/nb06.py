@@ -2,14 +2,18 @@
 
 Forward values are checked against the formulas the notebook states, evaluated here in
 the stable log-sum-exp form; the layer's backward is checked against central differences
-of the student's own forward loss.
+of that same formula (batch-mean cross entropy of softmax, in float64), never of the
+student's forward, so a forward that answers differently near the checked scores cannot
+move the reference. softmax and SoftmaxWithLoss must stay finite and right on large scores
+(the notebook calls them numerically safe). Float32 answers are compared with float32
+tolerances (see ``_core``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ._core import hidden_check, Failure, call, expect_close, expect_true, num_vjp, rng
+from ._core import hidden_check, Failure, call, expect_close, expect_true, num_vjp, rng, tolerances
 
 __all__ = ["check_softmax", "check_cross_entropy", "check_softmax_with_loss"]
 
@@ -63,6 +67,7 @@ def _expect_scalar(got, expected: float, what: str, mistakes: dict, *, rtol: flo
                    extra: str = "") -> None:
     """A scalar must match; when it is a known multiple of the right value, say which mistake that is."""
     __tracebackhide__ = True
+    rtol, atol = tolerances(got, expected, what, rtol=rtol, atol=1e-7)
     try:
         arr = np.asarray(got, dtype=np.float64)
     except (TypeError, ValueError):
@@ -70,7 +75,7 @@ def _expect_scalar(got, expected: float, what: str, mistakes: dict, *, rtol: flo
     expect_true(arr.size == 1, f"{what} should be a single number (the loss averaged over the batch), "
                                f"got an array of shape {arr.shape}.")
     value = float(arr.reshape(()))
-    if np.isclose(value, expected, rtol=rtol, atol=1e-7):
+    if np.isclose(value, expected, rtol=rtol, atol=atol):
         return
     msg = f"{what} is wrong: expected {expected:.6g}, got {value:.6g}."
     hint = ""
@@ -92,10 +97,11 @@ def _check_softmax_values(softmax, x: np.ndarray, label: str) -> None:
     what = f"softmax(x) for {label}"
     got = call(softmax, x.copy(), what=what)
     expected = np.exp(_log_softmax(x))
+    rtol, atol = tolerances(got, expected, what, rtol=1e-5, atol=1e-8)
     arr = np.asarray(got, dtype=np.float64) if np.shape(got) == x.shape else None
     if arr is not None and not np.all(np.isfinite(arr)):
         _nan_failure(what, x, arr)
-    if arr is not None and not np.allclose(arr, expected, rtol=1e-5, atol=1e-8):
+    if arr is not None and not np.allclose(arr, expected, rtol=rtol, atol=atol):
         if x.ndim == 2:
             e = np.exp(x - np.max(x))
             col = np.exp(x - np.max(x, axis=0))
@@ -106,7 +112,7 @@ def _check_softmax_values(softmax, x: np.ndarray, label: str) -> None:
                 raise Failure(f"{what} is normalised over the wrong axis: each column sums to 1, "
                               f"but each row (one sample's {x.shape[1]} scores) should.\nHint: {_ROW_HINT}")
         sums = np.sum(arr.reshape(-1, x.shape[-1]), axis=1)
-        if not np.allclose(sums, 1.0, rtol=1e-6):
+        if not np.allclose(sums, 1.0, rtol=max(rtol, 1e-6), atol=atol):
             i = int(np.argmax(np.abs(sums - 1.0)))
             where = f"row {i} sums" if x.ndim == 2 else "they sum"
             raise Failure(f"{what}: the probabilities of one sample should sum to 1, but {where} to "
@@ -201,16 +207,54 @@ def check_cross_entropy(cross_entropy_error) -> None:
 
 # --------------------------------------------------------------------------- SoftmaxWithLoss
 
-def _loss_fn(cls, t):
-    def f(z):
-        layer = call(cls, what="creating SoftmaxWithLoss()")
-        return call(layer.forward, z, t.copy(), what="SoftmaxWithLoss.forward")
-    return f
+def _loss_formula(labels: np.ndarray):
+    """The loss as the notebook states it, as a function of the scores: batch-mean cross entropy of softmax."""
+    return lambda z: _cross_entropy(_log_softmax(z), labels)
+
+
+_DX_SHAPE = "dx must have the shape of x, (N, K)."
+
+# Scores far beyond where np.exp overflows (about 709), each row's right class likely enough that the
+# textbook's delta = 1e-7 inside the log changes nothing.
+_LARGE_SCORES = np.array([[1000.0, 1002.0, 999.0], [2001.0, 2000.0, 2003.0], [-1000.0, -1001.0, -1000.5]])
+_LARGE_LABELS = np.array([1, 2, 0])
+_LARGE_HINT = ("make your softmax subtract each row's maximum before np.exp (x - np.max(x, axis=-1, "
+               "keepdims=True)): the loss is unchanged, and exp of a number <= 0 cannot overflow.")
+
+
+def _dx_hints(n: int) -> dict:
+    hints = {-1.0: "dx has the right size but the wrong sign: it is (y - t) / N, not (t - y) / N."}
+    if n > 1:
+        hints[float(n)] = f"dx is exactly N = {n} times too large — did you divide by the batch size?"
+    return hints
+
+
+def _check_large_scores(SoftmaxWithLoss) -> None:
+    """forward and backward(1) on scores near +-1000 and 2000, against the stable formula."""
+    __tracebackhide__ = True
+    x, labels = _LARGE_SCORES, _LARGE_LABELS
+    desc = f"large scores x = {x.tolist()} and labels t = {labels.tolist()}"
+    layer = call(SoftmaxWithLoss, what="creating SoftmaxWithLoss()")
+    loss = call(layer.forward, x.copy(), labels.copy(), what=f"SoftmaxWithLoss.forward(x, t) for {desc}")
+    dx = call(layer.backward, 1, what=f"SoftmaxWithLoss.backward(1) after forward(x, t) for {desc}")
+    try:
+        _expect_scalar(loss, _cross_entropy(_log_softmax(x), labels), f"SoftmaxWithLoss.forward(x, t) for {desc}",
+                       _ce_mistakes(len(x), x.shape[1]))
+        expect_close(dx, num_vjp(_loss_formula(labels), x, np.float64(1.0)),
+                     f"SoftmaxWithLoss.backward(1) for {desc} (checked against numerical gradients of the loss "
+                     "formula)", rtol=1e-4, atol=1e-6, hints=_dx_hints(len(x)), shape_hint=_DX_SHAPE)
+    except Failure as exc:
+        message = str(exc)
+        if "inf or nan" in message:
+            message = message.split("\nHint:")[0] + ("\nHint: np.exp(1000) overflows to inf, and inf / inf is nan: "
+                                                     + _LARGE_HINT)
+        raise Failure(message) from None
 
 
 @hidden_check
 def check_softmax_with_loss(SoftmaxWithLoss) -> None:
-    """forward = batch-averaged cross entropy of softmax; backward(1) and backward() = d loss / d x."""
+    """forward = batch-averaged cross entropy of softmax; backward(1) and backward() = d loss / d x,
+    also on large scores."""
     __tracebackhide__ = True
     gen = rng("nb06.softmax_with_loss")
     uses = ("\n(SoftmaxWithLoss.forward uses your softmax and cross_entropy_error: "
@@ -220,6 +264,9 @@ def check_softmax_with_loss(SoftmaxWithLoss) -> None:
         labels = _labels(gen, shape, shape[-1])
         n = shape[0]
         expected = _cross_entropy(_log_softmax(x), labels)
+        # The reference for every backward: central differences of the loss formula, not of the student's forward.
+        numeric = num_vjp(_loss_formula(labels), x, np.float64(1.0))
+        hints = _dx_hints(n)
         for t in (_one_hot(labels, shape), labels):
             desc = f"x of shape {shape} and {_describe(t, shape)}"
             layer = call(SoftmaxWithLoss, what="creating SoftmaxWithLoss()")
@@ -227,27 +274,24 @@ def check_softmax_with_loss(SoftmaxWithLoss) -> None:
             _expect_scalar(loss, expected, f"SoftmaxWithLoss.forward(x, t) for {desc}",
                            _ce_mistakes(n, shape[-1]), extra=uses)
             dx = call(layer.backward, 1, what=f"SoftmaxWithLoss.backward(1) after forward(x, t) for {desc}")
-            numeric = num_vjp(_loss_fn(SoftmaxWithLoss, t), x, np.float64(1.0))
-            hints = {-1.0: "dx has the right size but the wrong sign: it is (y - t) / N, not (t - y) / N."}
-            if n > 1:
-                hints[float(n)] = (f"dx is exactly N = {n} times too large — did you divide by the "
-                                   "batch size?")
             try:
                 expect_close(dx, numeric, f"SoftmaxWithLoss.backward(1) for {desc} "
-                             "(checked against numerical gradients of your forward loss)",
-                             rtol=1e-4, atol=1e-6, hints=hints,
-                             shape_hint="dx must have the shape of x, (N, K).")
+                             "(checked against numerical gradients of the loss formula)",
+                             rtol=1e-4, atol=1e-6, hints=hints, shape_hint=_DX_SHAPE)
             except Failure as exc:
                 one_hot_passed = t.ndim == 1
                 raise Failure(str(exc) + (_LABELS_HINT.replace("pick y[np.arange(N), t]", "subtract 1 at "
                                           "dx[np.arange(N), t]") if one_hot_passed and "Hint" not in str(exc)
                                           else "")) from None
         # The textbook calls backward() with no argument: dout must default to 1.
+        what = f"SoftmaxWithLoss.forward(x, t) for x of shape {shape}"
         layer = call(SoftmaxWithLoss, what="creating SoftmaxWithLoss()")
-        call(layer.forward, x.copy(), labels.copy(), what=f"SoftmaxWithLoss.forward(x, t) for x of shape {shape}")
+        loss = call(layer.forward, x.copy(), labels.copy(), what=what)
+        _expect_scalar(loss, expected, what, _ce_mistakes(n, shape[-1]), extra=uses)
         try:
             dx0 = call(layer.backward, what="SoftmaxWithLoss.backward() (called with no argument)")
         except Failure as exc:
             raise Failure(f"{exc}\nHint: give dout a default value: def backward(self, dout=1).") from None
         expect_close(dx0, numeric, f"SoftmaxWithLoss.backward() with no argument for x of shape {shape}",
-                     rtol=1e-4, atol=1e-6, hints=hints, shape_hint="dx must have the shape of x, (N, K).")
+                     rtol=1e-4, atol=1e-6, hints=hints, shape_hint=_DX_SHAPE)
+    _check_large_scores(SoftmaxWithLoss)

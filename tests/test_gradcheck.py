@@ -94,3 +94,104 @@ def test_bad_input_gets_a_clear_message(call, error, words):
     with pytest.raises(error) as info:
         call()
     assert words in str(info.value)
+
+
+# ----------------------------------------------------------------------------- precision
+
+def _sigmoid32(z):
+    return (1 / (1 + np.exp(-np.asarray(z, dtype=np.float32)))).astype(np.float32)
+
+
+def _float32_cases(seed):
+    """(name, f, x, dout, right backward): float32 forward/backward pairs, elementwise and a matrix product."""
+    g = np.random.default_rng(seed)
+    x, y, dout = g.uniform(-3, 3, (3, 3, 5))
+    y32 = y.astype(np.float32)
+    s = _sigmoid32(x)
+    W = g.standard_normal((6, 5)).astype(np.float32)
+    X, D = g.standard_normal((4, 6)), g.standard_normal((4, 5))
+    return [("x * y", lambda z: z.astype(np.float32) * y32, x, dout, dout.astype(np.float32) * y32),
+            ("sigmoid", _sigmoid32, x, dout, (dout * s * (1 - s)).astype(np.float32)),
+            ("x @ W", lambda z: z.astype(np.float32) @ W, X, D, D.astype(np.float32) @ W.T)]
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_correct_float32_backward_passes_and_says_float32(seed):
+    for name, f, x, dout, right in _float32_cases(seed):
+        result = check_gradient(f, x, right, dout=dout, name=name)
+        assert result.ok, result.report()
+        assert "float32" in result.report(), result.report()
+
+
+@pytest.mark.parametrize("wrong, hint", [(lambda g: 2 * g, "2 times too large"), (lambda g: -g, "sign is flipped"),
+                                         (lambda g: g[::-1].copy(), "")])
+def test_float32_check_passes_the_right_backward_and_fails_the_wrong_one(wrong, hint):
+    for name, f, x, dout, right in _float32_cases(0):
+        assert check_gradient(f, x, right, dout=dout, name=name).ok
+        result = check_gradient(f, x, wrong(right), dout=dout, name=name)
+        assert not result.ok, result.report()
+        assert hint in result.report(), result.report()
+
+
+def test_swapped_float32_product_fails():
+    g = np.random.default_rng(7)
+    x, y, dout = (g.uniform(-3, 3, (3, 4)).astype(np.float32) for _ in range(3))
+    assert check_gradient(lambda z: z.astype(np.float32) * y, x, dout * y, dout=dout, name="dx").ok
+    result = check_gradient(lambda z: z.astype(np.float32) * y, x, dout * x, dout=dout, name="dx")
+    assert not result.ok, result.report()
+
+
+def test_float32_scalar_loss_passes():
+    g = np.random.default_rng(3)
+    x, labels = g.standard_normal((2, 3)), np.array([2, 0])
+
+    def loss(z):
+        z = z.astype(np.float32)
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        return -np.mean(np.log((e / e.sum(axis=1, keepdims=True))[np.arange(2), labels]))
+
+    y = np.exp(x - x.max(axis=1, keepdims=True))
+    y /= y.sum(axis=1, keepdims=True)
+    y[np.arange(2), labels] -= 1
+    assert check_gradient(loss, x, (y / 2).astype(np.float32)).ok
+
+
+def test_float32_gradient_of_a_float64_function_is_checked_in_float32():
+    # the lower precision of output and gradient counts
+    x = np.linspace(-1, 1, 5)
+    result = check_gradient(lambda z: z ** 2, x, (2 * x).astype(np.float32), dout=np.ones(5))
+    assert result.ok and "float32" in result.report()
+
+
+@pytest.mark.parametrize("call", [
+    lambda: check_gradient(lambda z: z.astype(np.float16) * 2, np.ones(3), 2 * np.ones(3), dout=np.ones(3)),
+    lambda: check_gradient(lambda z: z * 2, np.ones(3), 2 * np.ones(3, dtype=np.float16), dout=np.ones(3)),
+    lambda: numerical_gradient(lambda z: np.float16(np.sum(z)), np.ones(3)),
+])
+def test_float16_gets_a_clear_message(call):
+    with pytest.raises(TypeError) as info:
+        call()
+    assert "half precision (float16)" in str(info.value) and "float32 or float64" in str(info.value)
+
+
+def test_float64_is_unchanged():
+    x = np.array([[0.5, -1.25, 2.0], [1.5, 0.25, -0.75]])
+    f = lambda z: np.sum(np.sin(z) * z)  # noqa: E731
+    manual = np.zeros_like(x)
+    for idx in np.ndindex(x.shape):
+        plus, minus = x.copy(), x.copy()
+        plus[idx] += 1e-5
+        minus[idx] -= 1e-5
+        manual[idx] = (f(plus) - f(minus)) / 2e-5
+    np.testing.assert_array_equal(numerical_gradient(f, x), manual)
+    result = check_gradient(f, x, np.sin(x) + x * np.cos(x), name="dx")
+    assert result.ok and result.tol == 1e-6 and result.h == 1e-5
+    assert "tolerance 1e-06; float64, step h=1e-05" in result.report(), result.report()
+
+
+def test_explicit_step_and_tolerance_are_used():
+    x = np.array([1.0, 2.0])
+    result = check_gradient(lambda z: np.sum(z ** 3), x, 3 * x ** 2, tol=1e-12, h=1e-3)
+    assert result.tol == 1e-12 and result.h == 1e-3 and not result.ok  # truncation error h^2 = 1e-6 > 1e-12
+    assert check_gradient(lambda z: np.sum(z ** 3), x, 3 * x ** 2, tol=1e-5, h=1e-3).ok
+    np.testing.assert_allclose(numerical_gradient(lambda z: np.sum(z ** 3), x, h=1e-3), 3 * x ** 2 + 1e-6)

@@ -242,3 +242,145 @@ def test_max_inputs_stay_away_from_ties_and_route_both_ways():
         assert np.all(np.abs(x - y) >= 0.1)
         if np.size(x) > 1:
             assert np.any(x > y) and np.any(y > x)
+
+
+# ----------------------------------------------------------------------------- helpers shared with nb04 and nb06
+
+def steered(base, mode: str):
+    """``base`` with a forward that is right at every input it is first given but, on arrays, steers central
+    differences of itself, and a backward that is all zeros on arrays. On plain Python numbers both are
+    honest, so the one-number cases and the notebooks' examples with ints and floats pass.
+
+    mode "nudge": an input within 1e-3 of one it has seen, but not equal to it (a nudged copy), gets the output it
+    gave for the remembered input, so central differences of this forward see 0.
+    mode "stack": while a function whose name contains 'num', 'grad' or 'vjp' is on the call stack (a
+    differentiation routine), the forward returns zeros: a constant, whose central differences are 0.
+    """
+    import inspect
+
+    seen = []  # on the class: numerical differentiation builds a fresh layer for every evaluation
+
+    def floats(inputs):
+        return [np.asarray(a, dtype=float) for a in inputs if np.asarray(a).dtype.kind == "f"]
+
+    class Steered(base):
+        def forward(self, *inputs):
+            self._plain = not any(isinstance(a, (np.ndarray, np.generic)) for a in inputs)
+            if self._plain:
+                return base.forward(self, *inputs)
+            if mode == "stack":
+                names = [frame.function.lower() for frame in inspect.stack(0)]
+                if any(word in n for n in names for word in ("num", "grad", "vjp")):
+                    return 0.0 * np.asarray(base.forward(self, *inputs))
+                return base.forward(self, *inputs)
+            now = floats(inputs)
+            for before, out in seen:
+                if len(before) == len(now) and all(a.shape == b.shape for a, b in zip(before, now)):
+                    gap = max((float(np.max(np.abs(a - b), initial=0.0)) for a, b in zip(before, now)), default=0)
+                    if 0 < gap < 1e-3:
+                        base.forward(self, *inputs)  # keep the layer's state consistent
+                        return out
+            out = base.forward(self, *inputs)
+            seen.append((now, out))
+            return out
+
+        def backward(self, *args):
+            grads = base.backward(self, *args)
+            if getattr(self, "_plain", False):
+                return grads
+            if isinstance(grads, (tuple, list)):
+                return type(grads)(np.zeros(np.shape(g)) for g in grads)
+            return np.zeros(np.shape(grads))
+
+    Steered.__name__ = f"{base.__name__}Steered{mode.title()}"
+    return Steered
+
+
+def _cast(value, dtype):
+    if isinstance(value, (tuple, list)):
+        return type(value)(_cast(v, dtype) for v in value)
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+        return value.astype(dtype)
+    if isinstance(value, float) or (isinstance(value, np.generic) and value.dtype.kind == "f"):
+        return dtype(value)
+    return value
+
+
+def in_precision(base, dtype):
+    """``base`` computing in ``dtype``: every float it is given is converted first, and so is what it returns."""
+
+    class Cast(base):
+        def forward(self, *inputs):
+            return _cast(base.forward(self, *[_cast(a, dtype) for a in inputs]), dtype)
+
+        def backward(self, *args):
+            return _cast(base.backward(self, *[_cast(a, dtype) for a in args]), dtype)
+
+    Cast.__name__ = f"{base.__name__}In{np.dtype(dtype).name.title()}"
+    return Cast
+
+
+def visible_check(notebook: str, grade_id: str, **names) -> None:
+    """Run the visible part of a graded cell of ``solutions/<notebook>`` (everything above its hidden tests)."""
+    import nbformat
+
+    from bpcourse.gradcheck import check_gradient
+    from conftest import REPO
+
+    nb = nbformat.read(REPO / "solutions" / notebook / f"{notebook}.ipynb", as_version=4)
+    (source,) = [c.source for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id]
+    import warnings
+    exec(source.split("### BEGIN HIDDEN TESTS")[0], {"np": np, "check_gradient": check_gradient,
+                                                      "warnings": warnings, **names})
+
+
+# ----------------------------------------------------------------------------- steering forwards cannot pass
+
+LAYERS = [(nb03.check_mul_layer, MulTextbook, "MulLayer"), (nb03.check_add_layer, AddTextbook, "AddLayer"),
+          (nb03.check_max_layer, MaxMask, "MaxLayer")]
+
+
+@pytest.mark.parametrize("mode", ["nudge", "stack"])
+@pytest.mark.parametrize("check, base, name", LAYERS)
+def test_forward_that_steers_central_differences_cannot_hide_a_wrong_backward(check, base, name, mode):
+    message = _message(check, steered(base, mode))
+    assert message.startswith(f"{name}.backward: d"), message
+    assert "expected" in message and "got 0" in message, message
+
+
+# ----------------------------------------------------------------------------- other precisions
+
+@pytest.mark.parametrize("dtype", [np.float32, np.longdouble])
+@pytest.mark.parametrize("check, base", [(nb03.check_mul_layer, MulTextbook), (nb03.check_mul_layer, MulNumpyList),
+                                         (nb03.check_add_layer, AddTextbook), (nb03.check_max_layer, MaxMask)])
+def test_correct_layers_in_other_precisions_pass(check, base, dtype):
+    check(in_precision(base, dtype))
+
+
+@pytest.mark.parametrize("check, right, wrong, words", [
+    (nb03.check_mul_layer, MulTextbook, MulNotSwapped, ["MulLayer.backward: dx", "swaps its inputs"]),
+    (nb03.check_mul_layer, MulTextbook, MulNoDout, ["MulLayer.backward: dx", "upstream gradient dout"]),
+    (nb03.check_add_layer, AddTextbook, AddDoubled, ["AddLayer.backward: dx", "does not double"]),
+    (nb03.check_max_layer, MaxMask, MaxToSmaller, ["MaxLayer.backward: dx", "LARGER input"]),
+])
+def test_float32_tolerance_passes_the_right_layer_and_fails_the_wrong_one(check, right, wrong, words):
+    check(in_precision(right, np.float32))
+    message = _message(check, in_precision(wrong, np.float32))
+    for word in words:
+        assert word in message, message
+
+
+def test_float16_layer_fails_with_a_clear_message():
+    message = _message(nb03.check_mul_layer, in_precision(MulTextbook, np.float16))
+    assert "MulLayer.forward output is in half precision (float16)" in message, message
+    assert "float32 or float64" in message, message
+
+
+@pytest.mark.parametrize("dtype", [np.float32])
+def test_visible_check_agrees_with_the_hidden_one_on_float32(dtype):
+    visible_check("03_add_mul_nodes", "test_mul_layer", MulLayer=in_precision(MulTextbook, dtype))
+    visible_check("03_add_mul_nodes", "test_add_layer", AddLayer=in_precision(AddTextbook, dtype))
+    visible_check("03_add_mul_nodes", "test_max_layer", MaxLayer=in_precision(MaxMask, dtype))
+    for wrong in (MulNotSwapped, MulNoDout):
+        with pytest.raises(AssertionError):
+            visible_check("03_add_mul_nodes", "test_mul_layer", MulLayer=in_precision(wrong, dtype))

@@ -283,3 +283,86 @@ def test_backward_that_overflows_fails_on_large_inputs():
                                           (nb04.check_sigmoid, SigmoidOverflowsToNan)])
 def test_checks_are_deterministic(check, layer):
     assert failure(check, layer) == failure(check, layer)
+
+
+# ----------------------------------------------------------------------------- steering forwards, other precisions
+
+from test_grader_nb03 import in_precision, steered, visible_check  # noqa: E402
+
+
+@pytest.mark.parametrize("mode", ["nudge", "stack"])
+@pytest.mark.parametrize("check, base, name", [(nb04.check_relu, ReluWhere, "Relu"),
+                                               (nb04.check_sigmoid, SigmoidSplitBySign, "Sigmoid")])
+def test_forward_that_steers_central_differences_cannot_hide_a_wrong_backward(check, base, name, mode):
+    message = failure(check, steered(base, mode))
+    assert message.startswith(f"{name}.backward: dx"), message
+    assert "got 0" in message, message
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.longdouble])
+@pytest.mark.parametrize("check, base", [(nb04.check_relu, ReluTextbook), (nb04.check_relu, ReluWhere),
+                                         (nb04.check_sigmoid, SigmoidTextbook),
+                                         (nb04.check_sigmoid, SigmoidSplitBySign)])
+def test_correct_layers_in_other_precisions_pass(check, base, dtype):
+    check(in_precision(base, dtype))
+
+
+class SigmoidLongDouble(SigmoidSplitBySign):
+    """Computes in extended precision and returns np.longdouble arrays, no conversion wrapped around it."""
+
+    def forward(self, x):
+        return super().forward(np.asarray(x, dtype=np.longdouble))
+
+
+def test_sigmoid_returning_longdouble_passes():
+    assert SigmoidLongDouble().forward(np.array([1.0])).dtype == np.longdouble
+    nb04.check_sigmoid(SigmoidLongDouble)
+
+
+class _Doubled:
+    """Doubles dx on arrays of more than one number: right on the one-number examples of the notebook."""
+
+    def backward(self, dout):
+        dx = super().backward(dout)
+        return 2 * dx if np.size(dx) > 1 else dx
+
+
+@pytest.mark.parametrize("check, right, wrong, where, hint", [
+    (nb04.check_relu, ReluWhere, ReluBackwardInverted, "Relu.backward: dx", "wrong way round"),
+    (nb04.check_relu, ReluWhere, ReluForgetsDout, "Relu.backward: dx", "upstream gradient dout"),
+    (nb04.check_relu, ReluWhere, type("ReluDoubled", (_Doubled, ReluWhere), {}), "Relu.backward: dx", "2 times"),
+    (nb04.check_sigmoid, SigmoidTextbook, SigmoidSignFlipped, "Sigmoid.forward output", "sign inside exp"),
+    (nb04.check_sigmoid, SigmoidTextbook, SigmoidMissingOneMinusY, "Sigmoid.backward: dx", "factor (1 - y)"),
+])
+def test_float32_tolerance_passes_the_right_layer_and_fails_the_wrong_one(check, right, wrong, where, hint):
+    check(in_precision(right, np.float32))
+    message = failure(check, in_precision(wrong, np.float32))
+    assert message.startswith(where) and hint in message, message
+
+
+def test_float16_sigmoid_fails_with_a_clear_message():
+    message = failure(nb04.check_sigmoid, in_precision(SigmoidSplitBySign, np.float16))
+    assert "Sigmoid.forward output is in half precision (float16)" in message, message
+    assert "too few to check a gradient" in message and "float32 or float64" in message, message
+
+
+_GRAPH = {"graph_x": 1.0, "graph_y": 1 / (1 + np.exp(-1.0)),
+          "graph_dx": np.exp(-1.0) / (1 + np.exp(-1.0)) ** 2}
+
+
+@pytest.mark.parametrize("dtype", [np.float32])
+def test_visible_checks_agree_with_the_hidden_ones_in_float32(dtype):
+    visible_check("04_activation_layers", "test_relu", Relu=in_precision(ReluWhere, dtype))
+    visible_check("04_activation_layers", "test_sigmoid", Sigmoid=in_precision(SigmoidSplitBySign, dtype), **_GRAPH)
+    with pytest.raises(AssertionError, match="numerical gradient"):
+        # right on the small visible example, doubled elsewhere: only the gradient check can see it
+        visible_check("04_activation_layers", "test_sigmoid", **_GRAPH,
+                      Sigmoid=in_precision(type("SigmoidDoubled", (_Doubled, SigmoidSplitBySign), {}), dtype))
+
+
+@pytest.mark.parametrize("grade_id, check", [("relu", nb04.check_relu), ("sigmoid", nb04.check_sigmoid)])
+def test_textbook_style_answers_of_the_autograde_test_pass(grade_id, check):
+    from test_autograde import TEXTBOOK_STYLE
+    namespace = {"np": np}
+    exec(TEXTBOOK_STYLE["04_activation_layers"][grade_id], namespace)
+    check(namespace[grade_id.title()])

@@ -297,3 +297,84 @@ def test_checks_are_deterministic(check, obj):
             check(obj)
         messages.append(str(info.value))
     assert messages[0] == messages[1]
+
+
+# --------------------------------------------------------------------------- steering forwards, precision, large scores
+
+from test_grader_nb03 import in_precision, steered, visible_check  # noqa: E402
+
+
+@pytest.mark.parametrize("mode", ["nudge", "stack"])
+@pytest.mark.parametrize("base", [SWLTextbook, SWLLogSoftmax])
+def test_forward_that_steers_central_differences_cannot_hide_a_wrong_backward(base, mode):
+    with pytest.raises(Failure) as info:
+        nb06.check_softmax_with_loss(steered(base, mode))
+    message = str(info.value)
+    assert message.startswith("SoftmaxWithLoss.backward(1)") and "got 0" in message, message
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.longdouble])
+@pytest.mark.parametrize("cls", [SWLTextbook, SWLOneHot, SWLLogSoftmax])
+def test_correct_softmax_with_loss_in_other_precisions_passes(cls, dtype):
+    nb06.check_softmax_with_loss(in_precision(cls, dtype))
+
+
+@pytest.mark.parametrize("dtype", [np.longdouble])
+@pytest.mark.parametrize("fn", [softmax_keepdims, softmax_textbook])
+def test_correct_softmax_in_other_precisions_passes(fn, dtype):
+    nb06.check_softmax(lambda x: fn(x.astype(dtype)))
+
+
+@pytest.mark.parametrize("cls, words", [
+    (SWLNotDivided, ["dx is exactly N = 3 times too large"]),
+    (SWLSign, ["wrong sign", "(y - t) / N"]),
+    (SWLSummedLoss, ["forward", "times too large"]),
+])
+def test_float32_tolerance_passes_the_right_layer_and_fails_the_wrong_one(cls, words):
+    nb06.check_softmax_with_loss(in_precision(SWLTextbook, np.float32))
+    with pytest.raises(Failure) as info:
+        nb06.check_softmax_with_loss(in_precision(cls, np.float32))
+    for word in words:
+        assert word in str(info.value), str(info.value)
+
+
+def test_float16_softmax_with_loss_fails_with_a_clear_message():
+    with pytest.raises(Failure) as info:
+        nb06.check_softmax_with_loss(in_precision(SWLTextbook, np.float16))
+    assert "in half precision (float16)" in str(info.value) and "float32 or float64" in str(info.value)
+
+
+class SWLNaiveExp(SWLTextbook):
+    """Right on small scores; exponentiates without subtracting the maximum."""
+
+    def forward(self, x, t):
+        self.t = t
+        e = np.exp(x)
+        self.y = e / np.sum(e, axis=1, keepdims=True)
+        return cross_entropy_error(self.y, t)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_naive_exp_softmax_with_loss_fails_on_large_scores_with_the_fix(dtype):
+    with pytest.raises(Failure) as info:
+        nb06.check_softmax_with_loss(in_precision(SWLNaiveExp, dtype))
+    message = str(info.value)
+    assert message.startswith("SoftmaxWithLoss.forward(x, t) for large scores") and "got nan" in message, message
+    assert "subtract each row's maximum before np.exp" in message.split("\nHint:")[1], message
+
+
+@pytest.mark.parametrize("dtype", [np.float32])
+def test_visible_check_agrees_with_the_hidden_one_in_float32(dtype):
+    names = {"softmax": softmax_textbook, "cross_entropy_error": ce_textbook}
+    visible_check("06_softmax_with_loss", "test_softmax_with_loss",
+                  SoftmaxWithLoss=in_precision(SWLTextbook, dtype), **names)
+    with pytest.raises(AssertionError, match="numerical gradient"):
+        visible_check("06_softmax_with_loss", "test_softmax_with_loss",
+                      SoftmaxWithLoss=in_precision(SWLNotDivided, dtype), **names)
+
+
+def test_textbook_style_answer_of_the_autograde_test_passes():
+    from test_autograde import TEXTBOOK_STYLE
+    namespace = {"np": np, "softmax": softmax_textbook, "cross_entropy_error": ce_textbook}
+    exec(TEXTBOOK_STYLE["06_softmax_with_loss"]["softmax_with_loss"], namespace)
+    nb06.check_softmax_with_loss(namespace["SoftmaxWithLoss"])

@@ -274,7 +274,7 @@ def test_feedback_for_overruled_cells_says_why(graded):
 
     root = graded[0]
     # Where only the comparisons were patched, the student learns what is actually wrong with the answer.
-    wrong_dx = "MulLayer.backward: dx (checked against numerical gradients) is wrong"
+    wrong_dx = "MulLayer.backward: dx (checked against numerical gradients of out = x * y) is wrong"
     for student, words in [("s10_patched_numpy", wrong_dx), ("s10_replaced_core", wrong_dx),
                            ("s10_replaced_check", "left no record"), ("s10_forged_transcript", "does not fit")]:
         nb = nbformat.read(root / "autograded" / student / NAME / f"{NAME}.ipynb", as_version=4)

@@ -18,8 +18,115 @@ from test_autograde import _DOUBLE_BACKWARD, _submission
 
 NAME = "03_add_mul_nodes"
 NB = f"{NAME}.ipynb"
+NB04, NB06 = "04_activation_layers", "06_softmax_with_loss"
 FULL = {"test_mul_layer": 2.0, "test_add_layer": 2.0, "test_max_layer": 2.0}
+POINTS = {NAME: FULL, NB04: {"test_relu": 2.0, "test_sigmoid": 3.0},
+          NB06: {"test_softmax": 2.0, "test_cross_entropy_error": 2.0, "test_softmax_with_loss": 3.0}}
 NONE = set(FULL)
+
+# Answers that steer the numerical reference (right at every point first seen, different at a nudged copy or
+# when a differentiation routine is on the stack) with a backward that is wrong exactly where they steer.
+STEERING_MUL = """
+class MulLayer:
+    seen = []
+
+    def __init__(self):
+        self.x = self.y = None
+
+    def forward(self, x, y):
+        self.x, self.y = x, y
+        if np.ndim(x) == 0:
+            return x * y
+        for px, py, out in MulLayer.seen:
+            if np.shape(px) == np.shape(x) and 0 < np.abs(x - px).max() + np.abs(y - py).max() < 1e-3:
+                return out  # a nudged copy of a point seen before: answer as at that point
+        out = x * y
+        MulLayer.seen.append((np.array(x, dtype=float), np.array(y, dtype=float), out))
+        return out
+
+    def backward(self, dout):
+        if np.ndim(dout) == 0:
+            return dout * self.y, dout * self.x
+        return np.zeros(np.shape(dout)), np.zeros(np.shape(dout))
+"""
+STEERING_RELU = """
+import inspect
+
+class Relu:
+    def __init__(self):
+        self.mask = None
+
+    def forward(self, x):
+        if any(word in f.function for f in inspect.stack()[1:6] for word in ("num", "vjp", "grad")):
+            return np.zeros(np.shape(x))  # flat while being differentiated
+        self.mask = x <= 0
+        return np.where(self.mask, 0.0, x)
+
+    def backward(self, dout):
+        if np.shape(dout) == (3, 4):
+            return np.zeros(np.shape(dout))
+        return np.where(self.mask, 0.0, dout)
+"""
+# Correct code in other precisions, and a right answer in float32 with the classic mistake.
+FLOAT32_MUL = """
+class MulLayer:
+    def __init__(self):
+        self.x = self.y = None
+
+    def forward(self, x, y):
+        self.x, self.y = np.asarray(x, dtype=np.float32), np.asarray(y, dtype=np.float32)
+        return self.x * self.y
+
+    def backward(self, dout):
+        dout = np.asarray(dout, dtype=np.float32)
+        return dout * self.{a}, dout * self.{b}
+"""
+LONGDOUBLE_SIGMOID = """
+class Sigmoid:
+    def __init__(self):
+        self.out = None
+
+    def forward(self, x):
+        self.out = np.exp(-np.logaddexp(0, -np.asarray(x, dtype=np.longdouble)))
+        return self.out
+
+    def backward(self, dout):
+        return dout * self.out * (1 - self.out)
+"""
+FLOAT16_RELU = """
+class Relu:
+    def __init__(self):
+        self.mask = None
+
+    def forward(self, x):
+        self.mask = np.asarray(x) <= 0
+        return np.where(self.mask, 0, x).astype(np.float16)
+
+    def backward(self, dout):
+        return np.where(self.mask, 0, dout).astype(np.float16)
+"""
+# Exponentiates the scores as they are: right for small scores, inf / inf = nan for large ones.
+NAIVE_SOFTMAX_WITH_LOSS = """
+class SoftmaxWithLoss:
+    def __init__(self):
+        self.loss = self.y = self.t = None
+
+    def forward(self, x, t):
+        self.t = np.asarray(t)
+        e = np.exp(x)
+        self.y = e / np.sum(e, axis=-1, keepdims=True)
+        self.loss = cross_entropy_error(self.y, self.t)
+        return self.loss
+
+    def backward(self, dout=1):
+        n = self.y.shape[0]
+        dx = self.y.copy()
+        if self.t.size == self.y.size:
+            dx -= self.t
+        else:
+            dx[np.arange(n), self.t] -= 1.0
+        return dx * dout / n
+"""
 
 # A blank notebook whose first exercise cell takes every solution from a file beside it, as it would
 # if a link to the instructor's solutions/ came into the grading folder.
@@ -75,7 +182,25 @@ def _cases(root):
     garbage = _submission(NAME)
     garbage.cells[0].metadata["nbgrader"] = "not a dict"
 
-    return {
+    def styled(name, grade_id, source):
+        return {f"{name}.ipynb": _submission(name, styled={grade_id: source})}
+
+    others = {
+        (NB04, "full"): ({f"{NB04}.ipynb": _submission(NB04)}, set(), ""),
+        (NB06, "full"): ({f"{NB06}.ipynb": _submission(NB06)}, set(), ""),
+        # The reference is the notebook's formula, not the student's forward
+        (NAME, "steering_forward"): (styled(NAME, "mul_layer", STEERING_MUL), {"test_mul_layer"}, ""),
+        (NB04, "steering_stack"): (styled(NB04, "relu", STEERING_RELU), {"test_relu"}, ""),
+        # Any precision
+        (NAME, "float32"): (styled(NAME, "mul_layer", FLOAT32_MUL.format(a="y", b="x")), set(), ""),
+        (NAME, "float32_swapped"): (styled(NAME, "mul_layer", FLOAT32_MUL.format(a="x", b="y")),
+                                    {"test_mul_layer"}, ""),
+        (NB04, "longdouble"): (styled(NB04, "sigmoid", LONGDOUBLE_SIGMOID), set(), ""),
+        (NB04, "float16"): (styled(NB04, "relu", FLOAT16_RELU), {"test_relu"}, ""),
+        (NB06, "naive_exp"): (styled(NB06, "softmax_with_loss", NAIVE_SOFTMAX_WITH_LOSS),
+                              {"test_softmax_with_loss"}, ""),
+    }
+    return others | {(NAME, student): case for student, case in {
         "full": ({NB: _submission(NAME)}, set(), ""),
         "blank": ({NB: _blank()}, NONE, ""),
         # Not plain files
@@ -100,7 +225,7 @@ def _cases(root):
                                  "'add_layer' had edited grading metadata"),
         "test_as_markdown": ({NB: as_markdown}, set(), "cell type: markdown -> code"),
         "garbage_metadata": ({NB: garbage}, set(), "carried grading marks the release does not have"),
-    }
+    }.items()}
 
 
 def _lay_out(folder, layout):
@@ -127,14 +252,15 @@ def trial(tmp_path_factory):
 
     root = copy_course(tmp_path_factory.mktemp("trust"))
     os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
-    release(root, [NAME])
+    release(root, list(POINTS))
     cases = _cases(root)
-    for student, (layout, _, _) in cases.items():
-        _lay_out(root / "submitted" / student / NAME, layout)
+    for (name, student), (layout, _, _) in cases.items():
+        _lay_out(root / "submitted" / student / name, layout)
     cwd = os.getcwd()
     try:
         os.chdir(root)
-        outcomes = {o.student: o for o in grade(root, NAME, workers=2, timeout=10, progress=False)}
+        outcomes = {(o.assignment, o.student): o
+                    for o in grade(root, list(POINTS), workers=2, timeout=10, progress=False)}
     finally:
         os.chdir(cwd)
     return root, cases, outcomes, summary(list(outcomes.values()))
@@ -144,8 +270,8 @@ def trial(tmp_path_factory):
 def test_each_case_scores_what_it_deserves(trial):
     _, cases, outcomes, _ = trial
     wrong = []
-    for student, (_, loses, _) in cases.items():
-        o = outcomes[student]
+    for key, (_, loses, _) in cases.items():
+        o, student = outcomes[key], "/".join(key)
         if loses is None:
             if not o.problem:
                 wrong.append(f"{student}: graded {o.score}, should have been refused")
@@ -153,7 +279,7 @@ def test_each_case_scores_what_it_deserves(trial):
         if o.problem:
             wrong.append(f"{student}: not graded: {o.problem}")
             continue
-        expected = {cell: 0.0 if cell in loses else top for cell, top in FULL.items()}
+        expected = {cell: 0.0 if cell in loses else top for cell, top in POINTS[key[0]].items()}
         got = {cell: score for cell, (score, _) in o.cells.items()}
         if got != expected:
             wrong.append(f"{student}: expected {expected}, got {got}")
@@ -163,9 +289,10 @@ def test_each_case_scores_what_it_deserves(trial):
 @pytest.mark.slow
 def test_the_summary_says_what_happened_to_each(trial):
     _, cases, outcomes, text = trial
-    for student, (_, _, words) in cases.items():
+    for key, (_, _, words) in cases.items():
+        student = "/".join(key)
         if words:
-            said = outcomes[student].problem or "; ".join(outcomes[student].changes)
+            said = outcomes[key].problem or "; ".join(outcomes[key].changes)
             assert words in said, f"{student}: {said!r}"
             assert words in text, f"{student}: the summary does not say {words!r}"
 
