@@ -4,7 +4,10 @@ A graph is a list of ``(name, op, parents)`` in topological order; ``op`` is Non
 The op table below is our own copy of the one the notebook states: the student's kernel may
 have changed the notebook's ``OPS``, so nothing here reads it. Forward values are checked
 against evaluating that table node by node; every gradient is checked against central
-differences of the output with the node in question turned into a perturbed input.
+differences of the output with the node in question turned into a perturbed input, evaluated
+with that same table. The student's forward is never run on those perturbed graphs: a forward
+that answered differently there could otherwise make a wrong gradient look right, and a
+forward mistake is check_forward's to grade, not check_backward's.
 """
 
 from __future__ import annotations
@@ -176,21 +179,13 @@ def check_forward(forward) -> None:
         _check_forward_on(forward, nodes, inputs)
 
 
-def _output_of(forward, nodes, inputs) -> float:
-    __tracebackhide__ = True
-    if forward is None:
-        return _evaluate(nodes, inputs)[nodes[-1][0]]
-    got = call(forward, list(nodes), dict(inputs), what="forward(nodes, inputs)")
-    return _lookup(got, nodes[-1][0], "forward(nodes, inputs)", "value")
-
-
-def _numeric_grad(forward, nodes, inputs, values, j: str) -> float:
-    """d output / d node j: make j an input holding values[j] +- h and difference the output."""
-    __tracebackhide__ = True
+def _numeric_grad(nodes, inputs, values, j: str) -> float:
+    """d output / d node j: make j an input holding values[j] +- h and difference the output (our table)."""
     cut = [(n, None, []) if n == j else (n, op, ps) for n, op, ps in nodes]
     h = 1e-6 * max(1.0, abs(values[j]))
-    plus = _output_of(forward, cut, {**inputs, j: values[j] + h})
-    minus = _output_of(forward, cut, {**inputs, j: values[j] - h})
+    out = nodes[-1][0]
+    plus = _evaluate(cut, {**inputs, j: values[j] + h})[out]
+    minus = _evaluate(cut, {**inputs, j: values[j] - h})[out]
     return (plus - minus) / (2 * h)
 
 
@@ -221,19 +216,13 @@ def _hint(j, got, expected, kids, nodes_by_name, values, grads_ok) -> str:
 def check_backward(backward, forward=None) -> None:
     """backward(nodes, values) -> grad_table {name: d output / d name} for every node.
 
-    Each entry is compared with central differences of the output, computed with the student's
-    forward when it evaluates the graph correctly (else with the op table, so a forward mistake
-    does not cost the backward points twice).
+    Each entry is compared with central differences of the output computed with the op table (the
+    notebook's formulas), never with the student's forward. ``forward`` is accepted because the
+    notebook passes it, and is not called: a forward mistake costs check_forward's points only.
     """
     __tracebackhide__ = True
     for nodes, inputs in graphs("nb01.backward"):
         values = _evaluate(nodes, inputs)
-        fwd = forward
-        if forward is not None:
-            try:
-                _check_forward_on(forward, nodes, inputs)
-            except Failure:
-                fwd = None
         try:
             table = call(backward, list(nodes), dict(values),
                          what=f"backward(nodes, values) on the graph {_show(nodes)}")
@@ -252,13 +241,14 @@ def check_backward(backward, forward=None) -> None:
         right = {out: 1.0}
         for j, _, _ in reversed(nodes[:-1]):
             got = _lookup(table, j, "backward(nodes, values)", "gradient")
-            expected = _numeric_grad(fwd, nodes, inputs, values, j)
+            expected = _numeric_grad(nodes, inputs, values, j)
             if _close(got, expected, 1e-4, 1e-6):
                 right[j] = expected
                 continue
             hint = _hint(j, got, expected, kids, by_name, values, right)
             raise Failure(f"backward(nodes, values): grad_table['{j}'] (d {out} / d {j}) is wrong: expected "
-                          f"{expected:.6g} (checked against numerical gradients), got {got:.6g}."
+                          f"{expected:.6g} (checked against numerical gradients of the graph's formulas), "
+                          f"got {got:.6g}."
                           f"\nGraph: {_show(nodes)}\nValues: "
                           + ", ".join(f"{n} = {values[n]:.4g}" for n, _, _ in nodes)
                           + (f"\nHint: {hint}" if hint else ""))

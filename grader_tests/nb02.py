@@ -1,10 +1,11 @@
 """Hidden tests for notebook 02: numerical differentiation and the chain rule by hand.
 
 Derivatives of the test functions are known in closed form; everything a student
-backpropagates is checked against central differences of the student's own forward (or,
-for z = (x + y)², of the formula the notebook states). A few classic mistakes (forward
-difference, missing factor 2, an unswapped multiply gate, a lost sign at the *-1 node)
-are recognised and named.
+backpropagates is checked against our own central differences of the formula the notebook
+states (z = (x + y)², f = (x + y) z, f = sigmoid(w0 x0 + w1 x1 + w2)), never of the student's
+forward: the student's f is only graded at the points where it is asked, so an f that answered
+differently next to them cannot move the reference. A few classic mistakes (forward difference,
+missing factor 2, an unswapped multiply gate, a lost sign at the *-1 node) are recognised and named.
 """
 
 from __future__ import annotations
@@ -171,27 +172,33 @@ def _circuit(fn, x, y, z):
     return what, f, grads
 
 
+def _circuit_f(x, y, z):
+    """f = (x + y) z, as the notebook states it."""
+    return (x + y) * z
+
+
 @hidden_check
 def check_circuit(circuit_forward_backward) -> None:
-    """f = (x + y) z against the formula; each gradient against central differences of the student's f."""
+    """f = (x + y) z against the formula; each gradient against central differences of that formula."""
     __tracebackhide__ = True
     g = rng("circuit points")
     points = [(-2, 5, -4), (-2.0, 5.0, -4.0)] + [tuple(p) for p in g.uniform(-5.0, 5.0, (5, 3))]
     for x, y, z in points:
         what, f, grads = _circuit(circuit_forward_backward, x, y, z)
-        _expect(f, (x + y) * z, f"{what}: f (should be (x + y) * z)")
+        _expect(f, _circuit_f(x, y, z), f"{what}: f (should be (x + y) * z)")
         q = x + y
+        point = np.float64((x, y, z))
         for i, name in enumerate(("dfdx", "dfdy", "dfdz")):
-            def student_f(t, i=i):
-                args = [float(x), float(y), float(z)]
-                args[i] = float(t)
-                return _circuit(circuit_forward_backward, *args)[1]
-            numeric = num_vjp(student_f, np.float64((x, y, z)[i]), np.float64(1.0), h=1e-4)
+            def along(t, i=i, point=point):
+                args = point.copy()
+                args[i] = t
+                return _circuit_f(*args)
+            numeric = num_vjp(along, point[i], np.float64(1.0))
             # The × gate sends each input the OTHER input times upstream; unswapped, it sends its own.
             unswapped = [q, q, z][i]
             hint = ("the × gate swaps its inputs: ∂f/∂q = z and ∂f/∂z = q (each gets the other one)."
                     if _close(grads[i], unswapped) and not _close(unswapped, numeric) else "")
-            _expect(grads[i], numeric, f"{what}: {name} (checked against numerical gradients)",
+            _expect(grads[i], numeric, f"{what}: {name} (checked against numerical gradients of (x + y) * z)",
                     rtol=1e-5, atol=1e-7, hints={-1.0: "it has the right size but the wrong sign."},
                     extra_hint=hint)
 
@@ -201,6 +208,11 @@ def check_circuit(circuit_forward_backward) -> None:
 def _sigmoid(s: float) -> float:
     """1 / (1 + exp(-s)) without overflow for either sign of s."""
     return 1 / (1 + np.exp(-s)) if s >= 0 else np.exp(s) / (1 + np.exp(s))
+
+
+def _gate_f(w, x) -> float:
+    """f = sigmoid(w0 x0 + w1 x1 + w2), as the notebook states it."""
+    return _sigmoid(w[0] * x[0] + w[1] * x[1] + w[2])
 
 
 def _sigmoid_cases():
@@ -226,15 +238,14 @@ def _gate(fn, w, x):
 
 @hidden_check
 def check_sigmoid_gate(sigmoid_gate) -> None:
-    """f against the sigmoid formula; dw and dx against central differences of the student's own f."""
+    """f against the sigmoid formula; dw and dx against central differences of that formula."""
     __tracebackhide__ = True
     for w, x in _sigmoid_cases():
         what, (f, dw, dx) = _gate(sigmoid_gate, w, x)
-        s = w[0] * x[0] + w[1] * x[1] + w[2]
-        _expect(f, _sigmoid(s), f"{what}: f (should be 1 / (1 + exp(-(w0*x0 + w1*x1 + w2))))",
+        _expect(f, _gate_f(w, x), f"{what}: f (should be 1 / (1 + exp(-(w0*x0 + w1*x1 + w2))))",
                 rtol=1e-6, atol=1e-12)
-        num_dw = num_vjp(lambda v: _gate(sigmoid_gate, v, x)[1][0], w, np.float64(1.0))
-        num_dx = num_vjp(lambda v: _gate(sigmoid_gate, w, v)[1][0], x, np.float64(1.0))
+        num_dw = num_vjp(lambda v, x=x: _gate_f(v, x), w, np.float64(1.0))
+        num_dx = num_vjp(lambda v, w=w: _gate_f(w, v), x, np.float64(1.0))
         sign_hint = {-1.0: "every gradient has the wrong sign: the *-1 node's local gradient is -1, "
                            "so it must flip the sign of the gradient passing through it."}
         for name, got, numeric in (("dw", dw, num_dw), ("dx", dx, num_dx)):
@@ -245,5 +256,5 @@ def check_sigmoid_gate(sigmoid_gate) -> None:
             recognised = _close(got, unswapped) and not _close(unswapped, numeric)
             hint = ("the × gates swap their inputs: the gradient of w0 is x0 times the upstream gradient, "
                     "and that of x0 is w0 times it." if recognised else "")
-            _expect(got, numeric, f"{what}: {name} (checked against numerical gradients)",
+            _expect(got, numeric, f"{what}: {name} (checked against numerical gradients of the formula)",
                     rtol=1e-4, atol=1e-7, hints=sign_hint, extra_hint=hint)

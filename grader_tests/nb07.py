@@ -2,22 +2,32 @@
 
 No reference network and no reference layers live here. ``predict``, ``loss`` and ``accuracy``
 are checked against the formulas the notebook states, evaluated on seeded parameters the check
-writes into the student's own ``params`` (in place, so the layers see them); ``gradient()`` and
-``numerical_gradient()`` are checked against central differences of the student's own ``loss()``;
-a short training run on seeded spiral data must learn.
+writes into the student's own ``params`` (in place, so the layers see them).
 
-Every read of the network's state and every write into it (setting parameters, nudging one entry,
-a training step) happens inside ``call``, so the check replays from its transcript. The formulas and
-the central differences use the parameters the check wrote and kept, not values read back.
+``gradient()`` and ``numerical_gradient()`` are checked against our own central differences of the
+notebook's loss, the mean cross entropy of softmax(relu(x W1 + b1) W2 + b2), evaluated in float64 on
+the parameters the check wrote. The student's ``loss()`` is never asked for values next to those
+parameters, so a loss that answers differently there cannot move the reference, and a wrong
+``loss()`` or ``predict()`` (graded in their own cell) costs the gradient cell nothing by itself.
+``numerical_gradient()`` runs with ``self.loss`` temporarily replaced by that formula, so it is graded
+for how it differentiates, not for the loss it differentiates. ``gradient()`` is checked on a float64
+network and on a float32 one fed float32 input (notebook 07 trains in float32); the gradients go to
+``expect_close`` as returned, so their dtype sets the tolerance. A short training run on seeded
+spiral data with the student's ``gradient()`` must learn, judged by the formulas on the parameters
+it reached.
+
+Every read of the network's state and every write into it (setting parameters, a training step)
+happens inside ``call``, so the check replays from its transcript.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 
 import numpy as np
 
-from ._core import Failure, call, expect_close, expect_true, hidden_check, kind, rng
+from ._core import Failure, call, expect_close, expect_true, hidden_check, kind, num_vjp, rng
 from ._core import as_number as _scalar
 
 __all__ = ["check_two_layer_net", "check_two_layer_net_gradient"]
@@ -109,6 +119,17 @@ def _mean_cross_entropy(scores, labels) -> float:
     return float(-np.mean(logp[np.arange(len(labels)), labels]))
 
 
+def _labels(t) -> np.ndarray:
+    """Class labels from labels or one-hot rows."""
+    t = np.asarray(t)
+    return t if t.ndim == 1 else t.argmax(axis=1)
+
+
+def _formula_loss(params, x, t) -> float:
+    """The loss the notebook states, on these parameters: mean cross entropy of softmax(scores)."""
+    return _mean_cross_entropy(_scores(params, np.asarray(x, dtype=np.float64)), _labels(t))
+
+
 def _away_from_kinks(gen, params, n: int, d: int) -> np.ndarray:
     """Inputs whose hidden pre-activations are all clear of ReLU's kink at 0 (|a| > 0.05)."""
     W1, b1 = np.asarray(params["W1"], np.float64), np.asarray(params["b1"], np.float64).ravel()
@@ -121,28 +142,11 @@ def _away_from_kinks(gen, params, n: int, d: int) -> np.ndarray:
     raise RuntimeError("could not draw inputs away from the ReLU kink")  # pragma: no cover
 
 
-def _nudged_loss(net, x, t, key, idx, value, old):
-    """net.loss(x, t) with net.params[key][idx] set to value in place, then put back to old (runs in the kernel)."""
-    p = net.params[key]
-    p[idx] = value
-    try:
-        return net.loss(x, t)
-    finally:
-        p[idx] = old
-
-
-def _numeric_loss_grad(net, x, t, key, p: np.ndarray, h=1e-6) -> np.ndarray:
-    """Central differences of the student's own net.loss(x, t) w.r.t. net.params[key], which holds p
-    (the values the check wrote); each entry is perturbed in place and restored."""
-    __tracebackhide__ = True
-    what = "net.loss(x, t)"
-    grad = np.zeros(p.shape)
-    for idx in np.ndindex(p.shape):
-        old = p[idx]
-        plus = _scalar(call(_nudged_loss, net, x, t, key, idx, old + h, old, what=what), what)
-        minus = _scalar(call(_nudged_loss, net, x, t, key, idx, old - h, old, what=what), what)
-        grad[idx] = (plus - minus) / (2 * h)
-    return grad
+def _numeric_loss_grad(params: dict, x, t, key: str) -> np.ndarray:
+    """Our central differences of the notebook's loss with respect to params[key] (float64); ``params``
+    are the values the check wrote into the network, so no student code runs here."""
+    fixed = {k: np.asarray(v, dtype=np.float64) for k, v in params.items()}
+    return num_vjp(lambda p: _formula_loss({**fixed, key: p}, x, t), fixed[key], np.float64(1.0))
 
 
 def _as_grads(grads, what: str) -> dict:
@@ -154,8 +158,17 @@ def _as_grads(grads, what: str) -> dict:
 
 
 def _fitted(got, shape):
-    """A (1, H) gradient for an (H,) bias (or the reverse) is fine: compare the numbers."""
-    arr = np.asarray(got, dtype=np.float64)
+    """A (1, H) gradient for an (H,) bias (or the reverse) is fine: compare the numbers.
+
+    The student's dtype is kept (expect_close picks its tolerance from it); anything that is not an
+    array of numbers goes back unchanged, for expect_close to explain.
+    """
+    try:
+        arr = np.asarray(got)
+    except (TypeError, ValueError):
+        return got
+    if arr.dtype.kind not in "biuf":
+        return got
     return arr.reshape(shape) if arr.size == int(np.prod(shape)) and arr.ndim != len(shape) else arr
 
 
@@ -342,7 +355,8 @@ def _compare_grads(grads, numeric: dict, call_name: str, context: str, n: int) -
     for key in KEYS:
         try:
             expect_close(_fitted(grads[key], numeric[key].shape), numeric[key],
-                         f"{call_name}['{key}'] ({context}; checked against numerical gradients of your loss)",
+                         f"{call_name}['{key}'] ({context}; checked against numerical gradients of the loss "
+                         "formula)",
                          rtol=1e-4, atol=1e-7,
                          hints={1 / n: f"it is 1/{n} of the right value, and {n} is the batch size: "
                                        "lastLayer.backward already divides by it.",
@@ -361,15 +375,17 @@ def _compare_grads(grads, numeric: dict, call_name: str, context: str, n: int) -
     raise Failure(f"{first}\n{summary}\nHint: {hint}")
 
 
-def _check_backprop(net, gen, sizes, params: dict) -> None:
+def _check_backprop(net, gen, sizes, params: dict, dtype=np.float64) -> None:
+    """gradient() on batches of 6 and 1, t as labels and as one-hot rows, input of the given dtype."""
     __tracebackhide__ = True
     d, _, k = sizes
+    net_name = "a float32 network (dtype=np.float32) on float32 input" if dtype == np.float32 else ""
     for n in (6, 1):
-        x = _away_from_kinks(gen, params, n, d)
+        x = _away_from_kinks(gen, params, n, d).astype(dtype)
         labels = gen.integers(0, k, n)
-        other = _away_from_kinks(gen, params, 4, d)
-        for name, t in (("labels", labels), ("one-hot rows", np.eye(k)[labels])):
-            context = f"t as {name}, batch of {n}"
+        other = _away_from_kinks(gen, params, 4, d).astype(dtype)
+        for name, t in (("labels", labels), ("one-hot rows", np.eye(k, dtype=dtype)[labels])):
+            context = ", ".join(filter(None, [net_name, f"t as {name}", f"batch of {n}"]))
             what = f"net.gradient(x, t) with {context}"
             # A forward pass on another batch first: gradient() must run its own forward pass.
             call(net.loss, other, gen.integers(0, k, 4), what="net.loss(x, t)")
@@ -379,13 +395,44 @@ def _check_backprop(net, gen, sizes, params: dict) -> None:
                 if "raised" in str(exc):
                     raise Failure(f"{exc}\nHint: {_ORDER}") from None
                 raise
-            grads = {key: np.array(grads[key], dtype=np.float64) for key in KEYS}
             now = _read_params(net)  # the parameters hold what the check wrote, unless gradient() moved them
             changed = [key for key in KEYS if not np.array_equal(params[key], now[key])]
             expect_true(not changed, f"{what} changed net.params {changed}; gradient() only computes "
                                      "gradients, the training loop updates the parameters.")
-            numeric = {key: _numeric_loss_grad(net, x, t, key, params[key]) for key in KEYS}
+            numeric = {key: _numeric_loss_grad(params, x, labels, key) for key in KEYS}
             _compare_grads(grads, numeric, "net.gradient(x, t)", context, n)
+
+
+def _numerical_gradient_of_formula(net, x, t):
+    """(replaced, net.numerical_gradient(x, t)) with self.loss answering, for this one call, the notebook's
+    loss formula on the network's current params (runs in the kernel). The student's numerical_gradient is
+    so graded for how it differentiates; what it differentiates is ours. The student's own loss still runs
+    first, for whatever else it does (the layers' forward pass), but its value is not used. ``replaced`` is
+    False when the object would not take the replacement (``__slots__``, a read-only property)."""
+    own_loss = getattr(net, "loss", None)
+
+    def loss(x_, t_, *args, **kwargs):
+        with contextlib.suppress(Exception):  # loss() is graded in its own cell, not here
+            own_loss(x_, t_, *args, **kwargs)
+        return _formula_loss(net.params, x_, t_)
+
+    own = getattr(net, "__dict__", None)
+    had = isinstance(own, dict) and "loss" in own
+    saved = own["loss"] if had else None
+    try:
+        net.loss = loss
+        replaced = True
+    except (AttributeError, TypeError):  # e.g. __slots__ or a read-only property: run it as it is
+        replaced = False
+    try:
+        return replaced, net.numerical_gradient(x, t)
+    finally:
+        if replaced:
+            if had:
+                net.loss = saved
+            else:
+                with contextlib.suppress(AttributeError):
+                    del net.loss
 
 
 def _check_numerical_gradient(cls, gen) -> None:
@@ -396,20 +443,25 @@ def _check_numerical_gradient(cls, gen) -> None:
     x = _away_from_kinks(gen, params, 3, sizes[0])
     t = gen.integers(0, sizes[2], 3)
     what = "net.numerical_gradient(x, t)"
-    grads = _as_grads(call(net.numerical_gradient, x.copy(), t.copy(), what=what), what)
-    grads = {key: np.array(grads[key], dtype=np.float64) for key in KEYS}
+    result = call(_numerical_gradient_of_formula, net, x.copy(), t.copy(), what=what)
+    expect_true(isinstance(result, tuple) and len(result) == 2, f"{what} could not be run.")
+    replaced, grads = result
+    grads = _as_grads(grads, what)
+    source = ("the loss formula, mean cross entropy of softmax(relu(x W1 + b1) W2 + b2), which was self.loss "
+              "while it ran" if replaced is True else "the loss formula, mean cross entropy of "
+              "softmax(relu(x W1 + b1) W2 + b2)")
     now = _read_params(net)
     moved = [key for key in KEYS if not np.allclose(params[key], now[key], rtol=0, atol=1e-12)]
     expect_true(not moved, f"{what} left net.params {moved} changed: restore each entry after nudging it.")
     for key in KEYS:
-        numeric = _numeric_loss_grad(net, x, t, key, params[key])
+        numeric = _numeric_loss_grad(params, x, t, key)
         got = _fitted(grads[key], numeric.shape)
-        if got.shape == numeric.shape and not np.any(got) and np.any(np.abs(numeric) > 1e-6):
+        if np.shape(got) == numeric.shape and not np.any(got) and np.any(np.abs(numeric) > 1e-6):
             raise Failure(f"{what}['{key}'] is all zeros, so the loss never changed while the entries were "
                           "nudged.\nHint: bpcourse.gradcheck.numerical_gradient hands your function a COPY of "
                           "the array; write it into the parameter (self.params[key][...] = w) before calling "
                           "self.loss(x, t), and restore the parameter afterwards.")
-        expect_close(got, numeric, f"{what}['{key}'] (checked against our own central differences of your loss)",
+        expect_close(got, numeric, f"{what}['{key}'] (checked against our own central differences of {source})",
                      rtol=1e-3, atol=1e-6)
 
 
@@ -420,28 +472,36 @@ def _descend(params, grads: dict) -> None:
 
 
 def _check_learns(cls) -> None:
-    """Full-batch gradient descent on seeded spirals, with the student's gradient(), must fit them."""
+    """Full-batch gradient descent on seeded spirals, with the student's gradient(), must fit them.
+
+    Loss and accuracy before and after are the notebook's formulas on the parameters (the ones written,
+    then the ones the training reached), so a wrong loss() or accuracy() does not count here.
+    """
     __tracebackhide__ = True
     from bpcourse.data import spiral
 
     x, t = spiral(points_per_class=60, classes=3, noise=0.1, seed=7)
-    net = _new(cls, 2, 50, 3)
-    _set_params(net, _params(net, (2, 50, 3)), rng("nb07.learns"), scale=(1.0, 0.0, np.sqrt(2 / 50), 0.0))
-    first = _scalar(call(net.loss, x, t, what="net.loss(x, t)"), "net.loss(x, t)")
+    sizes = (2, 50, 3)
+    net = _new(cls, *sizes)
+    start = _set_params(net, _params(net, sizes), rng("nb07.learns"), scale=(1.0, 0.0, np.sqrt(2 / 50), 0.0))
     for _ in range(STEPS):
         grads = _as_grads(call(net.gradient, x, t, what="net.gradient(x, t)"), "net.gradient(x, t)")
         call(_descend, net.params, grads, what="the update net.params[key] -= lr * grads[key]")
-    last = _scalar(call(net.loss, x, t, what="net.loss(x, t)"), "net.loss(x, t)")
-    acc = _scalar(call(net.accuracy, x, t, what="net.accuracy(x, t)"), "net.accuracy(x, t)")
+    reached = _params(net, sizes)
+    with np.errstate(all="ignore"):
+        first, last = _formula_loss(start, x, t), _formula_loss(reached, x, t)
+        acc = float(np.mean(_scores(reached, x).argmax(axis=1) == t))
     expect_true(np.isfinite(last) and last < first and acc >= MIN_ACCURACY,
                 f"after {STEPS} steps of gradient descent (learning rate {LR}) on {len(x)} spiral points, "
                 f"the loss went from {first:.4g} to {last:.4g} and the training accuracy is {acc:.3f}; a correct "
-                f"network reaches at least {MIN_ACCURACY}. The update was net.params[key] -= lr * grads[key].")
+                f"network reaches at least {MIN_ACCURACY}. The update was net.params[key] -= lr * grads[key] "
+                "(loss and accuracy: the notebook's formulas on the parameters reached).")
 
 
 @hidden_check
 def check_two_layer_net_gradient(TwoLayerNet) -> None:
-    """gradient() and numerical_gradient() against central differences of the student's loss; it learns."""
+    """gradient() (float64 and float32) and numerical_gradient() against our central differences of the
+    notebook's loss formula on the parameters the check wrote; training with gradient() learns."""
     __tracebackhide__ = True
     gen = rng("nb07.gradient")
     sizes = (4, 5, 3)  # all different, so a layer walked in the wrong direction shows as a shape error
@@ -450,3 +510,7 @@ def check_two_layer_net_gradient(TwoLayerNet) -> None:
     _check_backprop(net, gen, sizes, params)
     _check_numerical_gradient(TwoLayerNet, gen)
     _check_learns(TwoLayerNet)
+    # Notebook 07 trains in float32: the same gradients, to float32 precision.
+    net = _new(TwoLayerNet, *sizes, dtype=np.float32)
+    params = _set_params(net, _params(net, sizes), gen)
+    _check_backprop(net, gen, sizes, params, dtype=np.float32)

@@ -260,15 +260,68 @@ def test_backward_does_not_depend_on_a_broken_forward():
     nb01.check_backward(backward_push, forward_broken)
 
 
-def test_backward_checks_against_the_students_forward():
-    """With a correct forward, the numerical gradient comes from running it on perturbed graphs."""
+# ---- the reference cannot be steered by the forward ---------------------------------------------------
+#
+# A steering forward is right on every graph it is first given (check_forward passes it). On a graph that
+# is a one-value nudge of one it has evaluated, or when a differentiation routine of the grader is on the
+# call stack, it answers so that the output's slope is `factor` times the true one; its backward claims
+# exactly that. Graded against central differences of the student's forward, it got full marks.
+
+def _one_value_nudge(seen: dict, inputs: dict) -> bool:
+    """Whether every input is a value `seen` holds, all equal but one, moved by less than 1e-3."""
+    if not set(inputs) <= set(seen):
+        return False
+    moved = [abs(float(inputs[k]) - float(seen[k])) for k in inputs]
+    return sum(m != 0 for m in moved) == 1 and max(moved) < 1e-3
+
+
+def _differentiating() -> bool:
+    """Whether one of the grader's functions that looks like a numerical differentiation is calling us."""
+    import inspect
+    names = [frame.function.lower() for frame in inspect.stack()[2:] if "grader_tests" in frame.filename]
+    return any(word in name for name in names for word in ("num", "grad", "vjp")
+               if not name.startswith("check_"))
+
+
+def steering(detector: str, factor: float):
+    memory = []
+
+    def forward(nodes, inputs):
+        true = forward_loop(nodes, inputs)
+        if detector == "stack":
+            return {k: factor * v for k, v in true.items()} if _differentiating() else true
+        for seen in memory:
+            if _one_value_nudge(seen, inputs):
+                return {k: seen[k] + factor * (v - seen[k]) for k, v in true.items()}
+        memory.append(dict(true))
+        return true
+
+    def backward(nodes, values):
+        out = nodes[-1][0]
+        return {k: v if k == out else factor * v for k, v in backward_push(nodes, values).items()}
+
+    return forward, backward
+
+
+STEERING = [(detector, factor) for detector in ("remembers", "stack") for factor in (0.0, 0.5, -1.0)]
+
+
+@pytest.mark.parametrize("detector, factor", STEERING)
+def test_a_forward_cannot_steer_the_reference(detector, factor):
+    forward, backward = steering(detector, factor)
+    nb01.check_forward(forward)  # right wherever the forward is graded
+    msg = _fail(nb01.check_backward, backward, forward)
+    assert "grad_table['" in msg and "is wrong: expected" in msg, msg
+
+
+def test_backward_never_runs_the_students_forward():
     calls = []
 
     def forward_counting(nodes, inputs):
         calls.append(len(nodes))
         return forward_loop(nodes, inputs)
     nb01.check_backward(backward_pull, forward_counting)
-    assert len(calls) > 20
+    assert calls == []
 
 
 def test_messages_are_deterministic():

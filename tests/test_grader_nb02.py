@@ -263,3 +263,75 @@ def test_seed_answers_typed_in_do_not_pass():
     typed = lambda w, x: (0.73, [-0.2, -0.39, 0.2], [0.39, -0.59])  # noqa: E731
     assert "sigmoid_gate(" in failure_message(nb02.check_sigmoid_gate, typed)
     assert "dz_dx(" in failure_message(nb02.check_chain_rule, lambda x, y: 4.0, lambda x, y: 4.0)
+
+
+# ---- the reference cannot be steered by the forward ---------------------------------------------------
+#
+# A steering function is right at every point it is first given, so its f passes. At a one-value nudge of a
+# point it has seen, or when a differentiation routine of the grader is on the call stack, its f has
+# `factor` times the true slope, and the gradients it returns claim exactly that. Graded against central
+# differences of the student's f, it got full marks.
+
+def _one_value_nudge(seen, now) -> bool:
+    """Whether the numbers `now` equal `seen` except for one, moved by less than 1e-3."""
+    seen, now = np.ravel(np.asarray(seen, dtype=float)), np.ravel(np.asarray(now, dtype=float))
+    if seen.shape != now.shape:
+        return False
+    moved = np.abs(seen - now)
+    return int(np.count_nonzero(moved)) == 1 and float(moved.max()) < 1e-3
+
+
+def _differentiating() -> bool:
+    """Whether one of the grader's functions that looks like a numerical differentiation is calling us."""
+    import inspect
+    names = [frame.function.lower() for frame in inspect.stack()[2:] if "grader_tests" in frame.filename]
+    return any(word in name for name in names for word in ("num", "grad", "vjp")
+               if not name.startswith("check_"))
+
+
+def steering(correct, pack, detector: str, factor: float):
+    """`correct(*args)` -> (f, gradients as one flat array); `pack(f, grads)` makes the exercise's result."""
+    memory = []
+
+    def impl(*args):
+        point = np.concatenate([np.ravel(np.asarray(a, dtype=float)) for a in args])
+        f, grads = correct(*args)
+        if detector == "stack":
+            if _differentiating():
+                f = factor * f
+        else:
+            for seen, f_seen in memory:
+                if _one_value_nudge(seen, point):
+                    f = f_seen + factor * (f - f_seen)
+                    break
+            else:
+                memory.append((point, f))
+        return pack(f, factor * np.asarray(grads, dtype=float))
+
+    return impl
+
+
+def _circuit_parts(x, y, z):
+    f, grads = circuit_staged(x, y, z)
+    return f, np.array(grads)
+
+
+def _gate_parts(w, x):
+    f, dw, dx = sigmoid_numpy(w, x)
+    return f, np.concatenate([dw, dx])
+
+
+EXERCISES = {
+    "circuit": (nb02.check_circuit, _circuit_parts, lambda f, g: (f, tuple(g))),
+    "sigmoid_gate": (nb02.check_sigmoid_gate, _gate_parts, lambda f, g: (f, g[:3], g[3:])),
+}
+
+
+@pytest.mark.parametrize("factor", [0.0, 0.5, -1.0])
+@pytest.mark.parametrize("detector", ["remembers", "stack"])
+@pytest.mark.parametrize("exercise", list(EXERCISES))
+def test_a_forward_cannot_steer_the_reference(exercise, detector, factor):
+    check, correct, pack = EXERCISES[exercise]
+    check(steering(correct, pack, detector, 1.0))  # not steered: a correct submission, and passes
+    message = failure_message(check, steering(correct, pack, detector, factor))
+    assert "(checked against numerical gradients of" in message and ") is wrong" in message, message

@@ -217,3 +217,98 @@ def test_messages_are_deterministic(impl, check):
             check(impl)
         messages.append(str(info.value))
     assert messages[0] == messages[1]
+
+
+# --- the reference cannot be steered by the forward ------------------------------------------------
+#
+# Each steering layer is right at every point it is first given, so the forward check passes it; next to a
+# point it has seen (one entry nudged), or when a differentiation routine is on the call stack, it answers
+# so that its slope there is `factor` times the true one, and its backward claims exactly that slope.
+# Graded against central differences of the student's forward, such a layer got full marks.
+
+def _one_entry_nudge(seen, now) -> bool:
+    """Whether the arrays `now` equal the arrays `seen` except for one entry moved by less than 1e-3."""
+    if len(seen) != len(now) or any(np.shape(a) != np.shape(b) for a, b in zip(seen, now)):
+        return False
+    diffs = [np.abs(np.asarray(a, dtype=float) - np.asarray(b, dtype=float)).ravel()
+             for a, b in zip(seen, now)]
+    moved = np.concatenate(diffs)
+    return int(np.count_nonzero(moved)) == 1 and float(moved.max()) < 1e-3
+
+
+def _differentiating() -> bool:
+    """Whether something that looks like a numerical differentiation is calling us."""
+    import inspect
+    names = [frame.function.lower() for frame in inspect.stack()[2:] if "grader_tests" in frame.filename]
+    return any(word in name for name in names for word in ("num", "grad", "vjp")
+               if not name.startswith("check_"))
+
+
+def steering_affine(detector: str, factor: float):
+    """A TextbookAffine whose forward bends the numerical reference to `factor` times the true slope."""
+    memory = []  # (inputs, output) of every call, shared by all layers of the class
+
+    class Steering(TextbookAffine):
+        def forward(self, x):
+            inputs = (np.array(x), np.array(self.W), np.array(self.b))
+            true = TextbookAffine.forward(self, x)
+            if detector == "stack":
+                return factor * true if _differentiating() else true
+            for seen, out in memory:
+                if _one_entry_nudge(seen, inputs):
+                    return out + factor * (true - out)
+            memory.append((inputs, true.copy()))
+            return true
+
+        def backward(self, dout):
+            dx = TextbookAffine.backward(self, dout)
+            self.dW, self.db = factor * self.dW, factor * self.db
+            return factor * dx
+
+    Steering.__name__ = f"Steering_{detector}_{factor:g}"
+    return Steering
+
+
+STEERING = [steering_affine(detector, factor)
+            for detector in ("remembers", "stack") for factor in (0.0, 0.5, -1.0)]
+
+
+@pytest.mark.parametrize("impl", STEERING, ids=lambda c: c.__name__)
+def test_a_forward_cannot_steer_the_reference(impl):
+    nb05.check_affine_forward(impl)  # right wherever the forward is graded
+    with pytest.raises(Failure) as info:
+        nb05.check_affine_backward(impl)
+    assert "Affine.backward" in str(info.value) and "is wrong" in str(info.value), str(info.value)
+
+
+@pytest.mark.parametrize("forward", [_forward_no_bias, lambda self, x: 2 * TextbookAffine.forward(self, x),
+                                     lambda self, x: TextbookAffine.forward(self, x) ** 2],
+                         ids=["no_bias", "doubled", "squared"])
+def test_a_correct_backward_keeps_its_points_when_the_forward_is_wrong(forward):
+    impl = variant("WrongForward", forward=forward)
+    with pytest.raises(Failure):
+        nb05.check_affine_forward(impl)
+    nb05.check_affine_backward(impl)  # graded in its own cell: full marks
+
+
+class Float32Affine:
+    """Correct, computing in float32 (as notebook 07 trains): every answer is float32."""
+
+    def __init__(self, W, b):
+        self.W, self.b = W, b
+
+    def forward(self, x):
+        self.shape = x.shape
+        self.x = x.reshape(x.shape[0], -1).astype(np.float32)
+        return self.x @ self.W.astype(np.float32) + self.b.astype(np.float32)
+
+    def backward(self, dout):
+        dout = np.asarray(dout, dtype=np.float32)
+        self.dW = self.x.T @ dout
+        self.db = dout.sum(axis=0)
+        return (dout @ self.W.astype(np.float32).T).reshape(self.shape)
+
+
+@pytest.mark.parametrize("check", CHECKS, ids=lambda f: f.__name__)
+def test_a_correct_float32_affine_passes(check):
+    check(Float32Affine)

@@ -296,3 +296,135 @@ def test_passing_checks_do_not_depend_on_the_global_seed():
     nb07.check_two_layer_net_gradient(SolutionNet)
     np.random.seed(456)
     nb07.check_two_layer_net_gradient(PlainStyleNet)
+
+
+# --------------------------------------------------------------------------- the reference cannot be steered
+#
+# Each steering network is right wherever its loss is first asked (so check_two_layer_net passes it). Next to
+# parameters it has seen (one entry nudged), or when a differentiation routine of the grader is on the call
+# stack, its loss answers so that its slope there is `factor` times the true one, and its gradient() (or its
+# numerical_gradient()) claims exactly that slope. Judged by central differences of the student's loss, such
+# a network got full marks. A network that fakes numerical_gradient() steers only next to the point its
+# numerical_gradient() started from (or under a grader function named "numerical..."), so that its correct
+# gradient() is not disturbed; the factors for gradient() are ones with which the spirals are still learned.
+
+def _one_entry_nudge(seen, now) -> bool:
+    """Whether the arrays `now` equal the arrays `seen` except for one entry moved by less than 1e-3."""
+    if len(seen) != len(now) or any(np.shape(a) != np.shape(b) for a, b in zip(seen, now)):
+        return False
+    moved = np.concatenate([np.abs(np.asarray(a, dtype=float) - np.asarray(b, dtype=float)).ravel()
+                            for a, b in zip(seen, now)])
+    return int(np.count_nonzero(moved)) == 1 and float(moved.max()) < 1e-3
+
+
+def _differentiating(words) -> bool:
+    """Whether one of the grader's functions whose name holds one of `words` is calling us."""
+    import inspect
+    names = [frame.function.lower() for frame in inspect.stack()[2:] if "grader_tests" in frame.filename]
+    return any(word in name for name in names for word in words if not name.startswith("check_"))
+
+
+def steering_net(detector: str, wrong: str, factor: float):
+    memory = []  # (state, loss) of recent calls, shared by every network of the class
+    words = ("num", "grad", "vjp") if wrong == "gradient" else ("numerical",)
+
+    class Steering(SolutionNet):
+        remembering = wrong == "gradient"
+
+        def loss(self, x, t):
+            true = SolutionNet.loss(self, x, t)
+            if detector == "stack":
+                return factor * true if _differentiating(words) else true
+            state = (np.array(x), np.array(t), *(np.array(self.params[k]) for k in nb07.KEYS))
+            for seen, value in memory:
+                if _one_entry_nudge(seen, state):
+                    return value + factor * (true - value)
+            if self.remembering:
+                memory.append((state, true))
+                del memory[:-20]
+            return true
+
+        if wrong == "gradient":
+            def gradient(self, x, t):
+                return {k: factor * v for k, v in SolutionNet.gradient(self, x, t).items()}
+        else:
+            def numerical_gradient(self, x, t, h=1e-5):
+                self.remembering = True
+                try:
+                    return {k: factor * v for k, v in self.gradient(x, t).items()}
+                finally:
+                    self.remembering = False
+
+    Steering.__name__ = f"Steering_{detector}_{wrong}_{factor:g}"
+    return Steering
+
+
+STEERING = [steering_net(detector, wrong, factor) for detector in ("remembers", "stack")
+            for wrong, factors in (("gradient", (0.5, 2.0)), ("numerical_gradient", (0.0, 0.5)))
+            for factor in factors]
+
+
+@pytest.mark.parametrize("cls", STEERING, ids=lambda c: c.__name__)
+def test_a_loss_cannot_steer_the_reference(cls):
+    nb07.check_two_layer_net(cls)  # right wherever loss, predict and accuracy are graded
+    with pytest.raises(Failure) as info:
+        nb07.check_two_layer_net_gradient(cls)
+    message = str(info.value)
+    wrong = "numerical_gradient" if "numerical_gradient" in cls.__name__ else "gradient"
+    assert message.startswith(f"net.{wrong}(x, t)['") and ("is wrong" in message or "all zeros" in message), \
+        message
+
+
+class HalfLossNet(SolutionNet):
+    def loss(self, x, t):
+        return 0.5 * super().loss(x, t)
+
+
+class InvertedAccuracyNet(SolutionNet):
+    def accuracy(self, x, t):
+        return 1 - super().accuracy(x, t)
+
+
+@pytest.mark.parametrize("cls", [SumLossNet, HalfLossNet, InvertedAccuracyNet], ids=lambda c: c.__name__)
+def test_a_correct_gradient_keeps_its_points_when_loss_or_accuracy_is_wrong(cls):
+    with pytest.raises(Failure):
+        nb07.check_two_layer_net(cls)  # their own cell
+    nb07.check_two_layer_net_gradient(cls)  # graded on its own: full marks
+
+
+class Float32Net(SolutionNet):
+    """The solution, float32 all the way: its input is cast to the parameters' dtype, so a float32 network
+    answers in float32 whatever it is fed. Records the dtypes of the gradients it hands out."""
+
+    dtypes: list = []
+
+    def predict(self, x):
+        return super().predict(np.asarray(x, dtype=self.params["W1"].dtype))
+
+    def gradient(self, x, t):
+        grads = super().gradient(x, t)
+        Float32Net.dtypes.extend(g.dtype for g in grads.values())
+        return grads
+
+
+def test_a_correct_float32_gradient_passes():
+    Float32Net.dtypes.clear()
+    nb07.check_two_layer_net(Float32Net)
+    nb07.check_two_layer_net_gradient(Float32Net)
+    # ... and float32 gradients were among those it was graded on (notebook 07 trains in float32).
+    assert np.float32 in Float32Net.dtypes and np.float64 in Float32Net.dtypes, set(Float32Net.dtypes)
+
+
+class Float32GradientLostNet(SolutionNet):
+    """Right in float64; in float32 its gradient() drops the ReLU mask (a float32-only code path)."""
+
+    def gradient(self, x, t):
+        if self.params["W1"].dtype == np.float64:
+            return super().gradient(x, t)
+        return SkipsReluNet.gradient(self, x, t)
+
+
+def test_the_float32_gradient_is_checked():
+    with pytest.raises(Failure) as info:
+        nb07.check_two_layer_net_gradient(Float32GradientLostNet)
+    assert "float32" in str(info.value) and "Wrong: W1, b1" in str(info.value), str(info.value)
