@@ -3,10 +3,11 @@
 ``bpcourse grade`` starts each kernel through a launcher that calls :func:`apply` just before it
 execs the kernel. From then on the kernel (and anything it starts) can read only what running Python
 needs — the Python installation, system libraries, the course packages, the kernel's own connection
-file — and write only in its submission's folder and a private temporary folder. The course root
-(``solutions/``, ``source/``, the gradebook), other students' submissions and the instructor's home
-are neither readable nor writable, whatever path or symlink the code uses: Landlock checks the real
-file. Unprivileged, and undone only by the process ending.
+file, MNIST, a few harmless devices — and write only in its submission's folder, a private temporary
+folder and ``/dev/null``. The course root (``solutions/``, ``source/``, the gradebook), other students'
+submissions, the instructor's home, ``/tmp`` and ``/dev/shm`` are neither readable nor writable, whatever
+path or symlink the code uses: Landlock checks the real file. Unprivileged, and undone only by the process
+ending.
 """
 
 from __future__ import annotations
@@ -100,6 +101,7 @@ def _allow(libc, ruleset: int, path: str, rights: int) -> None:
 
 # What any Python kernel needs to read on a Linux system, beside the Python installation itself.
 SYSTEM = ["/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin", "/etc", "/opt", "/proc", "/sys"]
+DEVICES = ["/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom"]
 
 
 def kernel_paths(course_root: str) -> tuple[list[str], list[str], list[str]]:
@@ -128,19 +130,19 @@ def kernel_paths(course_root: str) -> tuple[list[str], list[str], list[str]]:
             read += [os.path.dirname(kernel_python), os.path.dirname(os.path.dirname(kernel_python))]
     except Exception:  # noqa: BLE001 - no such spec: the native kernel is this Python
         pass
-    write = ["/dev"]
-    try:
-        import matplotlib
-        read.append(matplotlib.get_configdir())
-        write.append(matplotlib.get_cachedir())  # its font list: rebuilt, slowly, if it cannot be read
-    except Exception:  # noqa: BLE001 - matplotlib is optional for confinement
-        pass
+    # Devices: only the harmless ones. Not /dev/shm (memory outside the kernel's cap, shared by every kernel
+    # and kept after it ends), not terminals, not disks.
+    read += DEVICES
+    write = ["/dev/null"]
+    # matplotlib's font list and MNIST are read, never written: each kernel gets its own matplotlib folder
+    # (MPLCONFIGDIR in its temporary folder, seeded with the grader's font list by bpcourse.execute), and
+    # MNIST is read from BPCOURSE_DATA_DIR or the per-user cache (filled beforehand, not by a kernel).
     data = os.environ.get("BPCOURSE_DATA_DIR")
     if data:
         read.append(data)
     else:
         from .data import default_cache_dir
-        write.append(str(default_cache_dir()))
+        read.append(str(default_cache_dir()))
     root = os.path.realpath(course_root)
 
     def contains_root(p: str) -> bool:

@@ -1,27 +1,38 @@
 """The executor ``bpcourse grade`` runs each notebook with: nbgrader's ``Execute``, made sturdier.
 
 A per-cell timeout, a kernel restarted after it dies (the cells above are replayed silently, so only the cell
-that killed it scores 0), output capped per cell, and the kernel started through a launcher that caps its
-address space and confines its view of the disk (:mod:`bpcourse.confine`) before it execs.
+that killed it scores 0), every kind of output capped per cell, and the kernel started through a launcher that
+caps its address space and confines its view of the disk (:mod:`bpcourse.confine`) before it execs.
+
+Output caps live in :mod:`bpcourse.outputs`; killing what a notebook leaves running and removing its kernels'
+temporary folders in :mod:`bpcourse.leftovers`.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
+import glob
+import json
+import os
+import shutil
 import sys
+import tempfile
 
 from jupyter_client.manager import AsyncKernelManager
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbgrader.preprocessors import Execute
 
-from .judge import error_output
+from .judge import error_output, hidden_calls
+from .leftovers import SCRATCH, after_notebook
+from .outputs import CAPPED, CellBudget, cut_error
 
 MEMORY_CAP = 2 * 1024 ** 3   # bytes of address space per grading kernel (RLIMIT_AS)
-OUTPUT_CAP = 100_000         # characters of stream output kept per cell; the rest is dropped
 
 # Runs before the kernel: caps its address space (inherited through exec), keeps BLAS to one thread so
 # parallel workers do not oversubscribe the cores, asks grader_tests for transcripts, and confines the kernel's
-# view of the disk (bpcourse.confine) to what it needs, with a private temporary folder.
+# view of the disk (bpcourse.confine) to what it needs, with a private temporary folder (made and seeded by
+# CappedKernelManager, removed by after_notebook) that also holds IPython's and matplotlib's settings and caches.
 # The kernel's own stderr (start-up notices, C-level crashes) goes to a log file, not over the progress bar.
 _LAUNCHER = """\
 import os, resource, sys
@@ -34,12 +45,12 @@ os.environ['BPCOURSE_TRANSCRIPT'] = '1'
 if log:
     os.dup2(os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644), 2)
 if rules:
-    import json, tempfile
+    import json
     from bpcourse.confine import apply
     rules = json.loads(rules)
-    os.makedirs(rules['tmp'], exist_ok=True)
-    tmp = tempfile.mkdtemp(dir=rules['tmp'])
-    os.environ.update(TMPDIR=tmp, IPYTHONDIR=os.path.join(tmp, 'ipython'))
+    tmp = rules['tmp']
+    os.environ.update(TMPDIR=tmp, IPYTHONDIR=os.path.join(tmp, 'ipython'),
+                      MPLCONFIGDIR=os.path.join(tmp, 'matplotlib'))
     own = [cmd[i + 1] for i in range(len(cmd) - 1) if cmd[i] == '-f']  # the connection file
     try:
         apply(rules['read'] + own, rules['write'] + [os.getcwd(), tmp])
@@ -49,8 +60,22 @@ os.execvp(cmd[0], cmd)
 """
 
 
+@functools.lru_cache(maxsize=1)
+def _matplotlib_seed() -> tuple[str, ...]:
+    """This Python's matplotlib font list (built now if missing) and the user's matplotlibrc: copied into
+    each kernel's private MPLCONFIGDIR, so kernels neither share a writable cache nor rebuild the font list."""
+    try:
+        import matplotlib
+        from matplotlib import font_manager  # noqa: F401 - importing it writes the font list if missing
+    except Exception:  # noqa: BLE001 - no matplotlib: nothing to seed
+        return ()
+    files = glob.glob(os.path.join(matplotlib.get_cachedir(), "fontlist-v*.json"))
+    rc = os.path.join(matplotlib.get_configdir(), "matplotlibrc")
+    return tuple(files + ([rc] if os.path.isfile(rc) else []))
+
+
 class CappedKernelManager(AsyncKernelManager):
-    """Starts the kernel through a tiny launcher that sets RLIMIT_AS first."""
+    """Starts the kernel through a tiny launcher that sets RLIMIT_AS first (and confines it, if asked)."""
 
     memory_cap = MEMORY_CAP
     stderr_log = ""
@@ -58,8 +83,17 @@ class CappedKernelManager(AsyncKernelManager):
 
     def format_kernel_cmd(self, extra_arguments=None):
         cmd = super().format_kernel_cmd(extra_arguments)
-        return [sys.executable, "-c", _LAUNCHER, str(int(self.memory_cap)), self.stderr_log, self.confinement,
-                *cmd]
+        rules = self.confinement
+        if rules:
+            rules = json.loads(rules)
+            os.makedirs(rules["tmp"], exist_ok=True)
+            rules["tmp"] = tmp = tempfile.mkdtemp(dir=rules["tmp"], prefix=f"kernel-{os.getpid()}-")
+            SCRATCH.append(tmp)
+            os.mkdir(os.path.join(tmp, "matplotlib"))
+            for path in _matplotlib_seed():
+                shutil.copy(path, os.path.join(tmp, "matplotlib"))
+            rules = json.dumps(rules)
+        return [sys.executable, "-c", _LAUNCHER, str(int(self.memory_cap)), self.stderr_log, rules, *cmd]
 
 
 class RobustExecute(Execute):
@@ -71,9 +105,11 @@ class RobustExecute(Execute):
         kwargs.setdefault("kernel_manager_class", CappedKernelManager)
         kwargs.setdefault("shutdown_kernel", "immediate")  # its state is thrown away: no need to wait for it
         super().__init__(*args, **kwargs)
+        self._budgets, self._notebook_rich = {}, [0]
 
     def preprocess(self, nb, resources=None, km=None):
         self._ran_clean, self._restarts = set(), 0
+        self._budgets, self._notebook_rich = {}, [0]
         return super().preprocess(nb, resources, km)
 
     def preprocess_cell(self, cell, resources, index):
@@ -117,6 +153,7 @@ class RobustExecute(Execute):
     def _fresh_kernel(self) -> None:
         self._restarts += 1
         self._cleanup_kernel()  # killed, not asked: a busy kernel never answers
+        after_notebook()  # and whatever it started, and its temporary folder: the next kernel starts clean
         self.km = self.create_kernel_manager()
         self.start_new_kernel()
         self.start_new_kernel_client()
@@ -134,13 +171,35 @@ class RobustExecute(Execute):
                 self._fresh_kernel()
                 return
 
-    def output(self, outs, msg, display_id, cell_index):
-        if msg["msg_type"] == "stream":
-            kept = sum(len(o.get("text", "")) for o in outs if o.get("output_type") == "stream")
-            if kept >= OUTPUT_CAP:
+    # ------------------------------------------------------------ output caps
+
+    def process_message(self, msg, cell, cell_index):
+        if msg.get("msg_type") in CAPPED:
+            msg = self._budget(msg, cell).admit(msg, cell.outputs, self._display_targets(msg))
+            if msg is None:
                 return None
-            text = msg["content"]["text"]
-            if kept + len(text) > OUTPUT_CAP:
-                msg = copy.deepcopy(msg)
-                msg["content"]["text"] = text[:OUTPUT_CAP - kept] + "\n... output truncated by the grader ...\n"
-        return super().output(outs, msg, display_id, cell_index)
+        return super().process_message(msg, cell, cell_index)
+
+    def on_cell_executed(self, **kwargs):
+        # nbgrader copies an error from the reply into the cell when no error output matches its name: cut it
+        # the same way as the error output, so that the two still match and neither is large.
+        reply = kwargs.get("execute_reply") or {}
+        if reply.get("content", {}).get("status") == "error":
+            reply["content"] = cut_error(reply["content"])
+        return super().on_cell_executed(**kwargs)
+
+    def _budget(self, msg, cell) -> CellBudget:
+        """The budget of the execution ``msg`` belongs to (a cell replayed after a restart gets a new one)."""
+        key = msg.get("parent_header", {}).get("msg_id")
+        if key not in self._budgets:
+            self._budgets[key] = CellBudget(len(hidden_calls(cell.get("source", ""))) + 1, self._notebook_rich)
+        return self._budgets[key]
+
+    def _display_targets(self, msg) -> int:
+        """How many outputs an update_display_data message would overwrite (each is stored in full)."""
+        if msg["msg_type"] != "update_display_data":
+            return 1
+        display_id = (msg["content"].get("transient") or {}).get("display_id")
+        return sum(map(len, getattr(self, "_display_id_map", {}).get(display_id, {}).values()))
+
+

@@ -24,6 +24,7 @@ from pathlib import Path
 from .execute import MEMORY_CAP, CappedKernelManager, RobustExecute
 from .instructor import nbgrader_api
 from .judge import LOG as JUDGE_LOG
+from .leftovers import adopt_orphans, after_notebook
 from .staging import STAGED, Unreadable, stage
 
 __all__ = ["grade", "summary", "Outcome", "Unreadable", "TIMEOUT", "WORKERS"]
@@ -64,14 +65,19 @@ _WORKER_API = None
 
 
 def _init_worker(root: str, timeout: int, memory_cap: int, confinement: str) -> None:
+    """Set up a grading worker: a process of its own, which adopts whatever its kernels leave behind."""
     global _WORKER_API
     os.chdir(root)
+    adopt_orphans()
     _WORKER_API = _api(Path(root), timeout, memory_cap, confinement)
 
 
 def _grade_one(assignment: str, student: str) -> tuple[bool, str]:
     for attempt in range(3):
-        result = _WORKER_API.autograde(assignment, student, force=True, create=True)
+        try:
+            result = _WORKER_API.autograde(assignment, student, force=True, create=True)
+        finally:
+            after_notebook()  # nothing the notebook started runs on, nothing it wrote outside its folder stays
         if result["success"]:
             return True, ""
         text = f"{result.get('log', '')}\n{result.get('error', '')}"
@@ -179,7 +185,9 @@ def grade(root: Path, assignment: str | list[str], students: list[str] | None = 
             gb.update_or_create_student(s)
             gb.update_or_create_submission(a, s)
 
-    if workers > 1 and len(ready) > 1:
+    if ready:
+        # Even a single worker is a process of its own: after each notebook it kills every process below it
+        # (see bpcourse.leftovers.adopt_orphans), which must never touch the caller's own children.
         # Forked workers inherit the imports already paid for here (nbformat alone takes ~1.5 s); nothing
         # that must not be forked exists yet: no kernel, no zmq context, the gradebook's engine is disposed,
         # and the progress bar (a monitor thread) is created after the workers.
@@ -196,18 +204,7 @@ def grade(root: Path, assignment: str | list[str], students: list[str] | None = 
                     ok, why = False, f"the grading worker failed: {type(exc).__name__}: {exc}"
                 outcomes[futures[fut]].problem = "" if ok else f"nbgrader failed: {why}"
                 bar.update()
-    else:
-        bar = tqdm(total=len(ready), desc=f"grading {', '.join(names)}", unit="notebook", disable=not progress)
-        cwd = os.getcwd()
-        try:
-            _init_worker(str(root), timeout, memory_cap, rules)
-            for key in ready:
-                ok, why = _grade_one(*key)
-                outcomes[key].problem = "" if ok else f"nbgrader failed: {why}"
-                bar.update()
-        finally:
-            os.chdir(cwd)
-    bar.close()
+            bar.close()
 
     with Gradebook(db_url) as gb, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # nbgrader's own SQLAlchemy "not in session" notices

@@ -1,10 +1,15 @@
-"""Grading that deserves trust: hand-ins that are not plain files, and edited nbgrader metadata.
+"""Grading that deserves trust, tried the way a determined student or a careless instructor would.
 
-One `bpcourse grade` run over notebook 03 grades, beside an untouched correct and a blank hand-in, a student per
-case below. Links, pipes and link folders must never bring anything into the grading (a link to `solutions/`
-used to hand the kernel the instructor's notebook), one odd file must not stop the run, and edited grading
-metadata must not cost the student the notebook: the release decides what is graded. Every repair or refusal
-says what happened in the summary and, for graded students, in nbgrader's feedback.
+One `bpcourse grade` run over notebooks 03, 04 and 06 grades, beside untouched correct and blank hand-ins, a
+student per case below:
+- answers that steer the numerical reference (a forward that answers differently near the checked point) with a
+  wrong backward; correct code in float32 and longdouble, wrong code in float32, float16; a softmax that
+  overflows on large scores;
+- hand-ins that are not plain files: links, pipes and link folders must never bring anything into the grading (a
+  link to `solutions/` used to hand the kernel the instructor's notebook), and one odd file must not stop the run;
+- edited nbgrader metadata, which must not cost the student the notebook: the release decides what is graded;
+- leftovers: daemons, huge outputs and writes outside the notebook's folder (asserted in tests/test_leftovers.py).
+Every repair or refusal says what happened in the summary and, for graded students, in nbgrader's feedback.
 """
 
 import json
@@ -200,7 +205,11 @@ def _cases(root):
         (NB06, "naive_exp"): (styled(NB06, "softmax_with_loss", NAIVE_SOFTMAX_WITH_LOSS),
                               {"test_softmax_with_loss"}, ""),
     }
-    return others | {(NAME, student): case for student, case in {
+    from test_leftovers import _class  # leftovers: daemons, huge outputs, writes outside the folder
+
+    leftovers = {(NAME, student): ({NB: nb}, set(), "") for student, nb in _class().items()
+                 if student not in ("full", "blank")}
+    return others | leftovers | {(NAME, student): case for student, case in {
         "full": ({NB: _submission(NAME)}, set(), ""),
         "blank": ({NB: _blank()}, NONE, ""),
         # Not plain files
@@ -245,8 +254,9 @@ def _lay_out(folder, layout):
             os.mkfifo(path)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def trial(tmp_path_factory):
+    """The one graded run: every case above, with the bystanders (tests/test_leftovers.py reads it too)."""
     from bpcourse.grading import grade, summary
     from bpcourse.instructor import release
 
