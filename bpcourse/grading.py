@@ -133,6 +133,22 @@ def _load_grader_tests() -> None:
         importlib.import_module(f"grader_tests.{info.name}")
 
 
+def _fetch_data(root: Path, names: list[str]) -> None:
+    """Fetch MNIST now if a notebook loads it: confined kernels read the data but never download or write it,
+    so a missing file would fail every student's training cells. Raises Unreadable with the advice."""
+    from .instructor import RELEASE
+
+    needs = [a for a in names if any("load_mnist(" in p.read_text(encoding="utf-8", errors="replace")
+                                     for p in (Path(root) / RELEASE / a).glob("*.ipynb"))]
+    if needs:
+        from .data import DataUnavailableError, fetch_mnist
+        try:
+            fetch_mnist()
+        except DataUnavailableError as exc:
+            raise Unreadable(f"{', '.join(needs)} loads MNIST, which the grader must have before grading "
+                             f"starts: {exc}") from None
+
+
 def students_of(root: Path, assignment: str) -> list[str]:
     base = Path(root) / "submitted"
     return sorted(p.name for p in base.iterdir() if (p / assignment).is_dir()) if base.is_dir() else []
@@ -168,6 +184,7 @@ def grade(root: Path, assignment: str | list[str], students: list[str] | None = 
             except MissingEntry:
                 raise Unreadable(f"{a} is not in the gradebook: run `bpcourse release {a}` "
                                  "(or nbgrader generate_assignment) first") from None
+    _fetch_data(root, names)
     outcomes = {(a, s): Outcome(a, s, confined=confined) for a in names for s in (students or students_of(root, a))}
     ready = []
     for key, o in outcomes.items():

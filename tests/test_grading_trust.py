@@ -340,3 +340,20 @@ def test_the_handed_in_files_are_left_as_they_were(trial):
     root = trial[0]
     assert os.path.islink(root / "submitted" / "dangling_link" / NAME / "data.npy")
     assert (root / "solutions" / NAME / NB).is_file()
+
+
+def test_a_notebook_that_loads_mnist_is_not_graded_without_it(tmp_path, monkeypatch):
+    """Confined kernels cannot download MNIST, so the grader fetches it first, and says so when it cannot:
+    before anything is staged, not as a failed training cell in every student's notebook."""
+    from conftest import REPO
+
+    from bpcourse.grading import Unreadable, _fetch_data
+
+    name = "07_two_layer_net"
+    (tmp_path / "course" / name).mkdir(parents=True)
+    (tmp_path / "course" / name / f"{name}.ipynb").write_bytes((REPO / "course" / name / f"{name}.ipynb").read_bytes())
+    monkeypatch.setenv("BPCOURSE_DATA_DIR", str(tmp_path / "empty"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(Unreadable, match="07_two_layer_net loads MNIST.*BPCOURSE_DATA_DIR"):
+        _fetch_data(tmp_path, [name, NAME])
+    _fetch_data(tmp_path, [NAME])  # notebooks that do not load it need nothing
