@@ -8,17 +8,27 @@ differences of the output with the node in question turned into a perturbed inpu
 with that same table. The student's forward is never run on those perturbed graphs: a forward
 that answered differently there could otherwise make a wrong gradient look right, and a
 forward mistake is check_forward's to grade, not check_backward's.
+
+What the student's code is handed is its own: every call gets a fresh deep copy of the graph (its
+``parents`` lists included) and of the dict, so a forward that sorts, reverses or clears what it is
+given, or keeps it and changes it later, cannot change a graph the grader evaluates or replays.
+A returned table may be any mapping (dict, OrderedDict, defaultdict, MappingProxyType, a custom
+``collections.abc.Mapping``); it is read into a plain dict inside the call, so the transcript holds its
+contents. Each entry must be a real number (Python, NumPy scalar or 0-d array), compared with
+tolerances by its precision.
 """
 
 from __future__ import annotations
 
+import copy
 import math
+import numbers
 from collections.abc import Mapping
 
 import numpy as np
 
-from ._core import hidden_check, Failure, call, expect_true, rng
-from ._core import as_number as _number
+from ._core import hidden_check, Failure, call, expect_true, kind, rng, tolerances
+from ._core import as_number
 
 __all__ = ["check_forward", "check_backward"]
 
@@ -133,16 +143,114 @@ def graphs(name: str):
     return fixed + [_random_graph(g, ni, no) for ni, no in [(2, 4), (3, 7), (4, 11)]]
 
 
-def _lookup(table, name: str, fn: str, kind: str) -> float:
+# ---- what student code returns: plain data, real numbers --------------------------------------------
+
+def _plain_number(value):
+    """A number of some other real type (Fraction, an int or float subclass, an object with __array__ holding
+    one number) as a plain one, so the transcript records it; anything else unchanged (runs in the kernel)."""
+    if type(value) in (int, float, bool) or isinstance(value, (np.generic, np.ndarray, str, bytes)):
+        return value
+    if isinstance(value, complex):
+        return np.complex128(value)  # recorded, so the check can say it is complex
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if hasattr(type(value), "__array__"):
+        try:
+            arr = np.asarray(value)
+        except Exception:  # noqa: BLE001 - not array-like after all: reported as what it is
+            return value
+        if arr.ndim == 0 and arr.dtype.kind in "iuf":
+            return arr
+    return value
+
+
+def _is_mapping(value) -> bool:
+    """A collections.abc.Mapping, or anything dict() would read as one (keys() and [])."""
+    if isinstance(value, Mapping):
+        return True
+    return (not isinstance(value, (str, bytes, list, tuple, np.ndarray))
+            and callable(getattr(value, "keys", None)) and hasattr(type(value), "__getitem__"))
+
+
+def plain(value):
+    """What student code returned, as plain data (runs in the kernel, inside call()).
+
+    Any mapping becomes a plain dict read the way the notebook's own checks read it (``table[key]`` for each
+    key it lists; str subclasses such as np.str_ as str keys), and numbers of other real types plain numbers,
+    in it or in a tuple or list. Anything else is left as it is, for the check to report.
+    """
+    if _is_mapping(value):
+        return {(str(k) if isinstance(k, str) else k): _plain_number(value[k]) for k in list(value.keys())}
+    if type(value) in (tuple, list):
+        return type(value)(plain(v) if _is_mapping(v) or type(v) in (tuple, list) else _plain_number(v)
+                           for v in value)
+    return _plain_number(value)
+
+
+def returning_plain(fn, *args):
+    """Call student ``fn`` and return its result as plain data: pass this to call(), not ``fn`` itself, so the
+    conversion happens in the kernel and the transcript holds the contents (``plain``)."""
+    return plain(fn(*args))
+
+
+def number_problem(value) -> str:
+    """'' if ``value`` is one real number (int, float, a NumPy integer or floating scalar, an array holding
+    one such number), else what it is instead, for a message."""
+    if isinstance(value, (bool, np.bool_)):
+        return f"a bool ({value!r}), not a number"
+    if type(value) in (int, float) or isinstance(value, (np.integer, np.floating)):
+        return ""
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind not in "iuf":
+            return f"an array of {value.dtype} ({value!r:.60})"
+        return "" if value.size == 1 else f"an array of shape {value.shape}, not one number"
+    if value is None:
+        return "None (was it computed and returned?)"
+    if isinstance(value, (complex, np.complexfloating)):
+        return f"a complex number ({value!r})"
+    if isinstance(value, str):
+        return f"the text {value!r:.60} (a str), not a number"
+    return f"{kind(value)}: {value!r:.80}"
+
+
+def real(value, what: str) -> float:
+    """``value`` as a float if it is one real number, else a Failure saying what came back instead."""
     __tracebackhide__ = True
-    expect_true(isinstance(table, Mapping) or (hasattr(table, "__getitem__") and hasattr(table, "keys")),
-                f"{fn} should return a dict (node name -> {kind}), got {type(table).__name__}: {table!r:.80}")
+    problem = number_problem(value)
+    if problem:
+        raise Failure(f"{what} should be a number, got {problem}.")
+    return as_number(value, what)  # float16 fails here, with the reason
+
+
+def _lookup(table, name: str, fn: str, quantity: str):
+    """(the entry for ``name`` as a float, the entry as returned: its precision sets the tolerance)."""
+    __tracebackhide__ = True
+    if not isinstance(table, dict):
+        pairs = isinstance(table, (list, tuple)) and table and all(
+            isinstance(p, (list, tuple)) and len(p) == 2 for p in table)
+        hint = "\nHint: these look like (name, value) pairs: dict(pairs) makes the dict." if pairs else ""
+        raise Failure(f"{fn} should return a dict (node name -> {quantity}), got {kind(table)}: "
+                      f"{table!r:.80}{hint}")
     try:
         v = table[name]
-    except KeyError:
-        raise Failure(f"{fn} returned no {kind} for node '{name}': it should have an entry for every node "
-                      f"(it has {sorted(map(str, table.keys()))}).") from None
-    return _number(v, f"{fn}: the {kind} of node '{name}'")
+    except (KeyError, TypeError):
+        raise Failure(f"{fn} returned no {quantity} for node '{name}': it should have an entry for every "
+                      f"node (it has {sorted(map(str, table.keys()))}).") from None
+    return real(v, f"{fn}: the {quantity} of node '{name}'"), v
+
+
+def _agrees(got: float, raw, expected: float, what: str, rtol: float, atol: float) -> bool:
+    """Whether ``got`` is close to ``expected``, with tolerances by the precision of ``raw`` (as returned)."""
+    __tracebackhide__ = True
+    rtol, atol = tolerances(raw, expected, what, rtol=rtol, atol=atol)
+    return _close(got, expected, rtol, atol)
+
+
+def _fresh(*structures):
+    """A deep copy of each, for one call: nothing student code does to them reaches the grader's own."""
+    return [copy.deepcopy(x) for x in structures]
 
 
 def _close(got: float, expected: float, rtol: float, atol: float) -> bool:
@@ -156,10 +264,11 @@ def _show(nodes) -> str:
 def _check_forward_on(forward, nodes, inputs) -> None:
     __tracebackhide__ = True
     expected = _evaluate(nodes, inputs)
-    got = call(forward, list(nodes), dict(inputs), what=f"forward(nodes, inputs) on the graph {_show(nodes)}")
+    got = call(returning_plain, forward, *_fresh(nodes, inputs),
+               what=f"forward(nodes, inputs) on the graph {_show(nodes)}")
     for name, op, parents in nodes:
-        v = _lookup(got, name, "forward(nodes, inputs)", "value")
-        if _close(v, expected[name], 1e-7, 1e-9):
+        v, raw = _lookup(got, name, "forward(nodes, inputs)", "value")
+        if _agrees(v, raw, expected[name], f"forward(nodes, inputs): the value of node '{name}'", 1e-7, 1e-9):
             continue
         if op is None:
             raise Failure(f"forward(nodes, inputs): input node '{name}' should hold inputs['{name}'] = "
@@ -224,7 +333,7 @@ def check_backward(backward, forward=None) -> None:
     for nodes, inputs in graphs("nb01.backward"):
         values = _evaluate(nodes, inputs)
         try:
-            table = call(backward, list(nodes), dict(values),
+            table = call(returning_plain, backward, *_fresh(nodes, values),
                          what=f"backward(nodes, values) on the graph {_show(nodes)}")
         except Failure as exc:
             if "KeyError" in str(exc):
@@ -233,16 +342,16 @@ def check_backward(backward, forward=None) -> None:
                               "node an entry.") from None
             raise
         out = nodes[-1][0]
-        g_out = _lookup(table, out, "backward(nodes, values)", "gradient")
-        expect_true(_close(g_out, 1.0, 1e-9, 1e-12),
+        g_out, raw = _lookup(table, out, "backward(nodes, values)", "gradient")
+        expect_true(_agrees(g_out, raw, 1.0, f"backward(nodes, values): grad_table['{out}']", 1e-9, 1e-12),
                     f"backward(nodes, values): grad_table['{out}'] for the output node should be 1 "
                     f"(d {out} / d {out}), got {g_out:.6g}.")
         kids, by_name = _children(nodes), {n: (n, op, ps) for n, op, ps in nodes}
         right = {out: 1.0}
         for j, _, _ in reversed(nodes[:-1]):
-            got = _lookup(table, j, "backward(nodes, values)", "gradient")
+            got, raw = _lookup(table, j, "backward(nodes, values)", "gradient")
             expected = _numeric_grad(nodes, inputs, values, j)
-            if _close(got, expected, 1e-4, 1e-6):
+            if _agrees(got, raw, expected, f"backward(nodes, values): grad_table['{j}']", 1e-4, 1e-6):
                 right[j] = expected
                 continue
             hint = _hint(j, got, expected, kids, by_name, values, right)

@@ -6,9 +6,16 @@ states (z = (x + y)², f = (x + y) z, f = sigmoid(w0 x0 + w1 x1 + w2)), never of
 forward: the student's f is only graded at the points where it is asked, so an f that answered
 differently next to them cannot move the reference. A few classic mistakes (forward difference,
 missing factor 2, an unswapped multiply gate, a lost sign at the *-1 node) are recognised and named.
+
+Student code gets fresh copies (a new wrapper around each test function, new arrays) on every call, and
+what it returns is read into plain data inside the call (``nb01.plain``). Every number it returns must be a
+real number (Python, NumPy scalar or array, any precision but half); it is compared with tolerances by
+that precision. Each exercise is graded on its own: no check calls another exercise's function.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -19,9 +26,12 @@ from ._core import (
     call,
     expect_close,
     expect_true,
+    kind,
     num_vjp,
     rng,
+    tolerances,
 )
+from .nb01 import number_problem, returning_plain
 
 __all__ = ["check_numerical_diff", "check_chain_rule", "check_circuit", "check_sigmoid_gate"]
 
@@ -34,6 +44,42 @@ FUNCTIONS = [
     ("log(x)", np.log, lambda x: 1 / x, (0.3, 0.8)),
 ]
 RTOL = 1e-6
+DEFAULT_H = 1e-4  # the notebook: "Write numerical_diff(f, x, h=1e-4)"
+DEFAULT_H_TEXT = "1e-4"
+
+
+def _fresh_fn(f):
+    """A new function object around the grader's ``f`` for one call: student code holds only this copy."""
+    def f_copy(t):
+        return f(t)
+    return f_copy
+
+
+def _check_numbers(value, what: str, names: list[str] | None = None) -> None:
+    """A Failure naming the entry, unless ``value`` is a real number, a real array, or a (nested) tuple or
+    list of real numbers. Shapes are left to the comparison that follows."""
+    __tracebackhide__ = True
+    if isinstance(value, (tuple, list)):
+        for i, item in enumerate(value):
+            label = names[i] if names and len(names) == len(value) else f"{what}[{i}]"
+            _check_numbers(item, label)
+        return
+    if isinstance(value, np.ndarray) and value.dtype.kind in "iuf":
+        return
+    problem = number_problem(value)
+    if problem:
+        raise Failure(f"{what} should be a number, got {problem}.")
+
+
+def _numbers_array(part) -> np.ndarray:
+    """A checked number or sequence of numbers as an array that keeps its floating precision (float32 stays
+    float32, so its tolerances apply; in a mixed sequence the narrowest float wins), integers as float64."""
+    items = part if isinstance(part, (tuple, list)) else [part]
+    floats = [np.asarray(v).dtype for v in items if np.asarray(v).dtype.kind == "f"]
+    narrowest = min(floats, key=lambda d: d.itemsize) if floats else np.dtype(np.float64)
+    if narrowest.itemsize >= 8:
+        narrowest = np.dtype(np.float64)
+    return np.asarray(part, dtype=narrowest)
 
 
 def _fmt(v) -> str:
@@ -70,36 +116,127 @@ def _difference_hint(got, f, x, h=1e-4) -> str:
     if _close(got, (f(x + h) - f(x - h)) / h, rtol=1e-9):
         return "it is twice the right value: divide by 2h, the distance between x-h and x+h."
     if _close(got, 0.0, atol=1e-12):
-        return "it is 0: is h so small that x + h == x in floating point? Use the default h=1e-4."
+        return ("it is 0: is h so small that x + h == x in floating point? "
+                f"Use the default h={DEFAULT_H_TEXT}.")
     return ""
+
+
+# Which step does numerical_diff(f, x) take when no h is given? The accuracy checks below cannot tell: with
+# any step from about 1e-7 to 1e-3 a central difference of a smooth function is well within their tolerance.
+# For f(x) = x**3 the central difference is a polynomial in the step, with no accuracy to hide behind:
+# (f(x+h) - f(x-h)) / (2h) = 3x² + h² exactly (the h³ terms of (x ± h)³ cancel). At x = 0 the result IS h²,
+# so the step the code took reads off as sqrt(result), to rounding: 1e-8 for the required h = 1e-4, 1e-12
+# for 1e-6, 1e-4 for 1e-2; a central difference with half steps, (f(x+h/2) - f(x-h/2)) / h, gives h²/4. At
+# x = 3 it is 27 + h², which catches a step that grows with x (h² = 1e-8 there against rounding of about
+# 1e-10, so the step is known to a few per cent). Any way of writing the central difference with h = 1e-4
+# passes, since they are all the same number up to rounding: divided by 2h, by 2 and then h, by
+# (x + h) - (x - h), as the mean of a forward and a backward difference, or with the step built from two
+# halves (x + 2 * (h/2)). A forward or backward difference also gives h² at x = 0; the accuracy checks
+# name those. The comparison is by precision (a float32 result gets float32 tolerances).
+STEP_PROBES = ((0.0, 1e-6, 0.0), (3.0, 0.0, 1e-9))  # (x, rtol, atol) of the comparison with h = DEFAULT_H
+
+
+def _shown_step(step: float) -> str:
+    """The step with enough digits to differ from DEFAULT_H when it does."""
+    for digits in range(3, 13):
+        text = f"{step:.{digits}g}"
+        if float(text) != DEFAULT_H or step == DEFAULT_H:
+            return text
+    return repr(step)
+
+
+HALF_STEPS = ("this is the central difference with steps of h/2, (f(x + h/2) - f(x - h/2)) / h; the "
+              "notebook's steps a whole h to each side: (f(x + h) - f(x - h)) / (2h).")
+
+
+def _cube_step(got, x: float) -> float | None:
+    """The step h of a central difference of x**3 at x that returned ``got`` (it is 3x² + h²), if any."""
+    value = float(np.asarray(got, dtype=np.float64).reshape(()))
+    excess = value - 3 * x * x
+    return math.sqrt(excess) if math.isfinite(excess) and excess > 0 else None
+
+
+def _step_message(got, x: float, expected: float) -> str:
+    value = float(np.asarray(got, dtype=np.float64).reshape(()))
+    step = _cube_step(got, x)
+    if step is not None:
+        uses = f"your code appears to use a step of {_shown_step(step)}"
+    else:
+        uses = "your code's result fits no step h at all (it should be 3x² + h² with h > 0)"
+    if step is not None and math.isclose(step, DEFAULT_H / 2, rel_tol=1e-2):
+        hint = HALF_STEPS
+    else:
+        hint = f"define it as def numerical_diff(f, x, h={DEFAULT_H_TEXT}): and use the h it is given."
+    exact = "h²" if x == 0 else f"{3 * x * x:g} + h²"
+    return (f"numerical_diff(f, x) called without h should use the step the notebook asks for, the "
+            f"default h={DEFAULT_H_TEXT}, but {uses}: for f(x) = x**3 the central difference "
+            f"(f(x+h) - f(x-h)) / (2h) at x = {x:g} is exactly {exact}, which is {expected:.12g} for "
+            f"h={DEFAULT_H_TEXT}; numerical_diff(f, {x:g}) gave {value:.12g}."
+            + ("" if x == 0 else " Does your step change with x?")
+            + f"\nHint: {hint}")
+
+
+def _real_number(got) -> bool:
+    return not number_problem(got)
 
 
 @hidden_check
 def check_numerical_diff(numerical_diff) -> None:
-    """Central differences with the default h on known derivatives, for float and int x, and with h given."""
+    """Central differences with the default h on known derivatives, for float and int x, with h given, and
+    whether the default step is the notebook's h=1e-4 (STEP_PROBES)."""
     __tracebackhide__ = True
+    cube = FUNCTIONS[1][1]
+    step_problem, step = "", None
+    for x, rtol, atol in STEP_PROBES:
+        what = f"numerical_diff(f, {x:g}) with f(x) = x**3"
+        got = call(returning_plain, numerical_diff, _fresh_fn(cube), x, what=what)
+        expected = (cube(x + DEFAULT_H) - cube(x - DEFAULT_H)) / (2 * DEFAULT_H)
+        # Not one number at all: the checks below say what is wrong with it.
+        if not step_problem and _real_number(got) and not _close(got, expected, rtol=rtol, atol=atol):
+            tolerances(got, expected, what, rtol=rtol, atol=atol)  # float16 fails here, with the reason
+            step_problem = _step_message(got, x, expected)
+            step = _cube_step(got, x) if np.size(got) == 1 else None
+
     g = rng("numerical_diff points")
     for label, f, df, (lo, hi) in FUNCTIONS:
         for x in (lo, *g.uniform(lo, hi, 2), hi):
             x = float(x)
             what = f"numerical_diff(f, {x:.6g}) with f(x) = {label}"
-            got = call(numerical_diff, f, x, what=what)
+            got = call(returning_plain, numerical_diff, _fresh_fn(f), x, what=what)
+            _check_numbers(got, what)
             if not _close(got, df(x), rtol=RTOL, atol=1e-10):
-                _expect(got, df(x), what, rtol=RTOL, atol=1e-10, extra_hint=_difference_hint(got, f, x))
+                # A wrong formula is named first, at h = 1e-4 or at the step the code appears to take.
+                hint = _difference_hint(got, f, x) or (_difference_hint(got, f, x, step) if step else "")
+                if not hint and _close(got, 2 * df(x), rtol=1e-5):
+                    hint = "it is twice the right value: divide by 2h, the distance between x-h and x+h."
+                if not hint and step_problem:
+                    raise Failure(step_problem)
+                _expect(got, df(x), what, rtol=RTOL, atol=1e-10, extra_hint=hint)
 
     # An int x must not break anything (x + h is a float in Python and in NumPy).
-    cube = FUNCTIONS[1][1]
-    got = call(numerical_diff, cube, 2, what="numerical_diff(f, 2) with an int x and f(x) = x**3")
-    _expect(got, 12.0, "numerical_diff(f, 2) with an int x and f(x) = x**3", rtol=RTOL, atol=1e-10)
+    what = "numerical_diff(f, 2) with an int x and f(x) = x**3"
+    got = call(returning_plain, numerical_diff, _fresh_fn(cube), 2, what=what)
+    _check_numbers(got, what)
+    _expect(got, 12.0, what, rtol=RTOL, atol=1e-10)
+
+    if step_problem:
+        raise Failure(step_problem)
 
     # For a cubic the central difference is exactly 3x² + h², so this shows that h is used, and how.
     for x, h in ((2.0, 1e-2), (-1.5, 0.25)):
         what = f"numerical_diff(f, {x}, {h}) with f(x) = x**3"
-        got = call(numerical_diff, cube, x, h, what=what)
+        got = call(returning_plain, numerical_diff, _fresh_fn(cube), x, h, what=what)
+        _check_numbers(got, what)
         expected = (cube(x + h) - cube(x - h)) / (2 * h)
         if not _close(got, expected, rtol=1e-9, atol=1e-12):
             hint = _difference_hint(got, cube, x, h)
-            if not hint and _close(got, 3 * x ** 2, rtol=1e-4):
+            step = _cube_step(got, x) if not hint and np.size(got) == 1 else None
+            if step is not None and math.isclose(step, h / 2, rel_tol=1e-3):
+                hint = HALF_STEPS
+            elif step is not None and not math.isclose(step, h, rel_tol=1e-2):
+                hint = (f"it is the central difference with a step of about {step:.3g}, not the h={h} it was "
+                        "given: use the h argument instead of a fixed step.")
+            elif not hint and _close(got, 3 * x ** 2, rtol=1e-4):
                 hint = "the result does not depend on h: use the h argument instead of a fixed step."
             _expect(got, expected, what + " (the central difference with this h)", rtol=1e-9, atol=1e-12,
                     extra_hint=hint)
@@ -126,7 +263,8 @@ def check_chain_rule(dz_dx, dz_dy) -> None:
             ("dz_dy", dz_dy, (_z(x, y + h) - _z(x, y - h)) / (2 * h)),
         ):
             what = f"{name}({_fmt(x)}, {_fmt(y)})"
-            got = call(fn, x, y, what=what)
+            got = call(returning_plain, fn, x, y, what=what)
+            _check_numbers(got, what)
             _expect(got, numeric, what + " (checked against a central difference of z = (x + y)**2)",
                     rtol=1e-6, atol=1e-8,
                     hints={0.5: "it is half the right value: the square node's local gradient is 2t, "
@@ -136,20 +274,28 @@ def check_chain_rule(dz_dx, dz_dy) -> None:
 
 # ---- exercise 3 ---------------------------------------------------------------------------------------
 
-def _unpack(result, what: str, names: list[str], sizes: list[int | None]):
-    """Split a returned tuple/list into float64 arrays; sizes[i] None means one number."""
+def _unpack(result, what: str, names: list[str], sizes: list[int | None],
+            parts: list[list[str] | None] | None = None):
+    """Split a returned tuple/list into arrays (float64, or the narrower float they came in, so that
+    tolerances follow their precision); sizes[i] None means one number, parts[i] the names of part i's
+    numbers."""
     __tracebackhide__ = True
     expect_true(isinstance(result, (tuple, list)) and len(result) == len(names),
-                f"{what} should return ({', '.join(names)}), got {type(result).__name__}"
-                + (f" of length {len(result)}" if hasattr(result, "__len__") else "") + ".")
+                f"{what} should return ({', '.join(names)}), got {kind(result)}"
+                + (f" of length {len(result)}" if isinstance(result, (tuple, list, dict, str)) else "") + ".")
     out = []
-    for part, name, size in zip(result, names, sizes):
+    for i, (part, name, size) in enumerate(zip(result, names, sizes)):
         expect_true(part is not None, f"{what}: {name} is None: did you forget to compute or return it?")
+        if size is not None and not isinstance(part, (tuple, list, np.ndarray)) and number_problem(part):
+            raise Failure(f"{what}: {name} should hold {size} numbers, got {number_problem(part)}.")
+        element_names = (parts or [None] * len(names))[i]
+        _check_numbers(part, f"{what}: {name}",
+                       names=[f"{what}: {n}" for n in element_names] if element_names else None)
         try:
-            arr = np.asarray(part, dtype=np.float64)
+            arr = _numbers_array(part)
         except (TypeError, ValueError):
             raise Failure(f"{what}: {name} should be {'a number' if size is None else f'{size} numbers'}, "
-                          f"got {type(part).__name__}: {part!r:.80}") from None
+                          f"got {kind(part)}: {part!r:.80}") from None
         if size is None:
             expect_true(arr.size == 1, f"{what}: {name} should be one number, got shape {arr.shape}.")
             arr = arr.reshape(())
@@ -164,11 +310,11 @@ def _unpack(result, what: str, names: list[str], sizes: list[int | None]):
 def _circuit(fn, x, y, z):
     __tracebackhide__ = True
     what = f"circuit_forward_backward({_fmt(x)}, {_fmt(y)}, {_fmt(z)})"
-    result = call(fn, x, y, z, what=what)
+    result = call(returning_plain, fn, x, y, z, what=what)
     expect_true(isinstance(result, (tuple, list)) and len(result) == 2,
-                f"{what} should return (f, (dfdx, dfdy, dfdz)), got {type(result).__name__}"
-                + (f" of length {len(result)}" if hasattr(result, "__len__") else "") + ".")
-    f, grads = _unpack(result, what, ["f", "(dfdx, dfdy, dfdz)"], [None, 3])
+                f"{what} should return (f, (dfdx, dfdy, dfdz)), got {kind(result)}"
+                + (f" of length {len(result)}" if isinstance(result, (tuple, list, dict, str)) else "") + ".")
+    f, grads = _unpack(result, what, ["f", "(dfdx, dfdy, dfdz)"], [None, 3], [None, ["dfdx", "dfdy", "dfdz"]])
     return what, f, grads
 
 
@@ -232,8 +378,9 @@ def _sigmoid_cases():
 def _gate(fn, w, x):
     __tracebackhide__ = True
     what = f"sigmoid_gate(w={_fmt(w)}, x={_fmt(x)})"
-    result = call(fn, w.copy(), x.copy(), what=what)
-    return what, _unpack(result, what, ["f", "dw", "dx"], [None, 3, 2])
+    result = call(returning_plain, fn, w.copy(), x.copy(), what=what)
+    return what, _unpack(result, what, ["f", "dw", "dx"], [None, 3, 2],
+                         [None, ["dw[0]", "dw[1]", "dw[2]"], ["dx[0]", "dx[1]"]])
 
 
 @hidden_check

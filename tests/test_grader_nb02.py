@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -335,3 +336,212 @@ def test_a_forward_cannot_steer_the_reference(exercise, detector, factor):
     check(steering(correct, pack, detector, 1.0))  # not steered: a correct submission, and passes
     message = failure_message(check, steering(correct, pack, detector, factor))
     assert "(checked against numerical gradients of" in message and ") is wrong" in message, message
+
+
+# ---- the default step is the notebook's h = 1e-4 ------------------------------------------------------
+
+def diff_divided_by_distance(f, x, h=1e-4):
+    right, left = x + h, x - h
+    return (f(right) - f(left)) / (right - left)
+
+
+def diff_two_halves(f, x, h=1e-4):
+    half = h / 2  # two half steps make the whole step h
+    return (f(x + 2 * half) - f(x - 2 * half)) / (4 * half)
+
+
+def diff_mean_of_one_sided(f, x, h=1e-4):
+    return 0.5 * ((f(x + h) - f(x)) / h + (f(x) - f(x - h)) / h)
+
+
+def diff_none_default(f, x, h=None):
+    h = 1e-4 if h is None else h
+    return (f(x + h) - f(x - h)) / 2 / h
+
+
+def diff_longdouble(f, x, h=1e-4):
+    x, h = np.longdouble(x), np.longdouble(h)
+    return (f(x + h) - f(x - h)) / (2 * h)
+
+
+def diff_0d_array(f, x, h=1e-4):
+    return np.array(0.5 * (f(x + h) - f(x - h)) / h)
+
+
+def diff_float_literal(f, x, h=0.0001):
+    return (f(x + h) - f(x - h)) * (0.5 / h)
+
+
+@pytest.mark.parametrize("impl", [diff_central, diff_central_numpy, diff_divided_by_distance, diff_two_halves,
+                                  diff_mean_of_one_sided, diff_none_default, diff_longdouble, diff_0d_array,
+                                  diff_float_literal])
+def test_numerical_diff_with_the_required_default_step_passes(impl):
+    nb02.check_numerical_diff(impl)
+
+
+def _with_default(h_default):
+    def numerical_diff(f, x, h=h_default):
+        return (f(x + h) - f(x - h)) / (2 * h)
+    return numerical_diff
+
+
+@pytest.mark.parametrize("h, shown", [(1e-6, "1e-06"), (1e-2, "0.01"), (1e-3, "0.001"), (1e-5, "1e-05"),
+                                      (1e-7, "1e-07"), (1.1e-4, "0.00011"), (3e-4, "0.0003")])
+def test_numerical_diff_with_another_default_step_fails_and_says_so(h, shown):
+    message = failure_message(nb02.check_numerical_diff, _with_default(h))
+    assert "default h=1e-4" in message and f"appears to use a step of {shown}:" in message, message
+
+
+def test_numerical_diff_with_a_step_that_grows_with_x_fails():
+    def relative_step(f, x, h=1e-4):
+        step = h * max(1.0, abs(x))
+        return (f(x + step) - f(x - step)) / (2 * step)
+    message = failure_message(nb02.check_numerical_diff, relative_step)
+    assert "default h=1e-4" in message and "appears to use a step of 0.0003" in message, message
+    assert "change with x" in message, message
+
+
+def test_numerical_diff_with_half_steps_is_named():
+    def half_steps(f, x, h=1e-4):
+        return (f(x + h / 2) - f(x - h / 2)) / h
+    message = failure_message(nb02.check_numerical_diff, half_steps)
+    assert "default h=1e-4" in message and "appears to use a step of 5e-05" in message, message
+    assert "steps of h/2" in message, message
+
+    def half_steps_doubled_default(f, x, h=2e-4):  # right at the default, not with the h it is given
+        return (f(x + h / 2) - f(x - h / 2)) / h
+    message = failure_message(nb02.check_numerical_diff, half_steps_doubled_default)
+    assert "numerical_diff(f, 2.0, 0.01)" in message and "steps of h/2" in message, message
+
+
+def test_numerical_diff_wrong_default_and_wrong_formula_names_the_formula():
+    # The formula is the more basic mistake: it is named first.
+    message = failure_message(nb02.check_numerical_diff, lambda f, x, h=1e-6: (f(x + h) - f(x - h)) / h)
+    assert "divide by 2h" in message, message
+
+
+def test_numerical_diff_gets_a_fresh_function_on_every_call():
+    # What it is handed is its own to change (attributes, even __code__): never one of the grader's functions.
+    received = []
+
+    def keeping(f, x, h=1e-4):
+        received.append(f)
+        return (f(x + h) - f(x - h)) / (2 * h)
+    nb02.check_numerical_diff(keeping)
+    graders = [f for _, f, _, _ in nb02.FUNCTIONS]
+    assert not any(f is g for f in received for g in graders)
+    assert len({id(f) for f in received}) == len(received)
+
+
+# ---- any real number, tolerances by precision; anything else named ------------------------------------
+
+def circuit_float32(x, y, z):
+    x, y, z = np.float32(x), np.float32(y), np.float32(z)
+    q = x + y
+    return q * z, [z, z, q]
+
+
+def circuit_longdouble(x, y, z):
+    x, y, z = np.longdouble(x), np.longdouble(y), np.longdouble(z)
+    q = x + y
+    return q * z, np.array([z, z, q])
+
+
+def circuit_numpy_ints(x, y, z):
+    f, grads = circuit_staged(x, y, z)
+    whole = lambda v: np.int64(v) if float(v).is_integer() else v  # noqa: E731
+    return whole(f), tuple(whole(g) for g in grads)
+
+
+def circuit_fractions(x, y, z):
+    f, grads = circuit_staged(x, y, z)
+    return Fraction(f), [Fraction(g) for g in grads]
+
+
+@pytest.mark.parametrize("impl", [circuit_float32, circuit_longdouble, circuit_numpy_ints, circuit_fractions])
+def test_circuit_numbers_of_any_real_type_pass(impl):
+    nb02.check_circuit(impl)
+
+
+def sigmoid_float32(w, x):
+    w, x = np.asarray(w, dtype=np.float32), np.asarray(x, dtype=np.float32)
+    s = w[0] * x[0] + w[1] * x[1] + w[2]
+    f = np.float32(1) / (np.float32(1) + np.exp(-s)) if s >= 0 else np.exp(s) / (np.float32(1) + np.exp(s))
+    ds = f * (np.float32(1) - f)
+    return f, [x[0] * ds, x[1] * ds, ds], [w[0] * ds, w[1] * ds]
+
+
+def sigmoid_longdouble(w, x):
+    f, dw, dx = sigmoid_numpy(w, x)
+    return np.longdouble(f), [np.longdouble(v) for v in dw], np.asarray(dx, dtype=np.longdouble)
+
+
+def sigmoid_float32_mixed(w, x):
+    f, dw, dx = sigmoid_numpy(w, x)
+    return f, [np.float32(dw[0]), dw[1], dw[2]], dx
+
+
+@pytest.mark.parametrize("impl", [sigmoid_float32, sigmoid_longdouble, sigmoid_float32_mixed])
+def test_sigmoid_gate_numbers_of_any_real_type_pass(impl):
+    nb02.check_sigmoid_gate(impl)
+
+
+@pytest.mark.parametrize("to", [np.float32, np.longdouble, np.int64])
+def test_chain_rule_numbers_of_any_real_type_pass(to):
+    nb02.check_chain_rule(lambda x, y: to(2 * (x + y)) if to is not np.int64 or float(x + y).is_integer()
+                          else 2 * (x + y), dz_dy_staged)
+
+
+def test_wrong_answers_in_float32_or_longdouble_still_fail():
+    def flipped32(w, x):
+        f, dw, dx = sigmoid_float32(w, x)
+        return f, [-v for v in dw], [-v for v in dx]
+    assert "*-1 node" in failure_message(nb02.check_sigmoid_gate, flipped32)
+    message = failure_message(nb02.check_chain_rule, lambda x, y: np.longdouble(x + y), dz_dy_staged)
+    assert "factor 2 is missing" in message, message
+    message = failure_message(nb02.check_circuit, lambda x, y, z: (np.float32((x + y) * z),
+                                                                   [np.float32(x + y)] * 2 + [np.float32(z)]))
+    assert "swaps its inputs" in message, message
+    message = failure_message(nb02.check_numerical_diff,
+                              lambda f, x, h=1e-4: np.longdouble(diff_forward(f, x)))
+    assert "forward difference" in message, message
+
+
+def test_strings_and_other_non_numbers_are_named():
+    message = failure_message(nb02.check_numerical_diff, lambda f, x, h=1e-4: str(diff_central(f, x, h)))
+    assert "numerical_diff(f, 0.5) with f(x) = exp(x) should be a number, got the text '1.64" in message, \
+        message
+    message = failure_message(nb02.check_chain_rule, lambda x, y: str(2 * (x + y)), dz_dy_staged)
+    assert message.startswith("dz_dx(3, -1) should be a number, got the text '4'"), message
+    message = failure_message(nb02.check_circuit, lambda x, y, z: ((x + y) * z, (z, str(z), x + y)))
+    assert "circuit_forward_backward(-2, 5, -4): dfdy should be a number, got the text '-4'" in message, \
+        message
+    message = failure_message(nb02.check_circuit, lambda x, y, z: (str((x + y) * z), (z, z, x + y)))
+    assert "circuit_forward_backward(-2, 5, -4): f should be a number, got the text" in message, message
+    message = failure_message(nb02.check_sigmoid_gate,
+                              lambda w, x: (lambda f, dw, dx: (f, dw, [dx[0], None]))(*sigmoid_numpy(w, x)))
+    assert "dx[1] should be a number, got None" in message, message
+    message = failure_message(nb02.check_sigmoid_gate,
+                              lambda w, x: (lambda f, dw, dx: (f, [True, *dw[1:]], dx))(*sigmoid_numpy(w, x)))
+    assert "dw[0] should be a number, got a bool" in message, message
+    message = failure_message(nb02.check_sigmoid_gate, lambda w, x: (0.5, "dw", [0, 0]))
+    assert "dw should hold 3 numbers, got the text 'dw'" in message, message
+
+
+def test_sigmoid_gate_that_changes_its_arguments_passes():
+    def overwriting(w, x):
+        result = sigmoid_numpy(w, x)
+        w[:] = 0.0
+        x *= -1
+        return result
+    nb02.check_sigmoid_gate(overwriting)
+
+
+def test_each_exercise_is_graded_on_its_own():
+    # A wrong answer to one exercise costs nothing in another: the checks take only their own exercise.
+    failure_message(nb02.check_numerical_diff, diff_forward)
+    failure_message(nb02.check_circuit, lambda x, y, z: (x + y + z, (1, 1, 1)))
+    nb02.check_chain_rule(dz_dx_staged, dz_dy_staged)
+    nb02.check_circuit(circuit_staged)
+    nb02.check_sigmoid_gate(sigmoid_staged)
+    nb02.check_numerical_diff(diff_central)
