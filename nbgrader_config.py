@@ -20,3 +20,8 @@ from nbgrader.preprocessors import ClearHiddenTests, GetGrades  # noqa: E402
 from bpcourse.feedback import ErrorMessagesOnly  # noqa: E402
 
 c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, ErrorMessagesOnly, CSSHTMLHeaderPreprocessor]
+
+# Pages made from students' notebooks (feedback HTML, the formgrader's view) show their Markdown and outputs as
+# inert content: nbconvert's sanitiser removes scripts and event handlers. (bpcourse grade also keeps only text
+# and pictures in graded outputs: bpcourse.inert.)
+c.HTMLExporter.sanitize_html = True

@@ -11,95 +11,25 @@ temporary folders in :mod:`bpcourse.leftovers`.
 from __future__ import annotations
 
 import copy
-import functools
-import glob
-import json
 import os
-import shutil
-import sys
 import tempfile
+import time
 
-from jupyter_client.manager import AsyncKernelManager
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbgrader.preprocessors import Execute
 
 from .judge import error_output, hidden_calls
-from .leftovers import SCRATCH, after_notebook
+from .kernel import CappedKernelManager
+from .leftovers import WORK, after_kernel
 from .outputs import CAPPED, CellBudget, cut_error
-
-MEMORY_CAP = 2 * 1024 ** 3   # bytes of address space per grading kernel (RLIMIT_AS)
-
-# Runs before the kernel: caps its address space (inherited through exec), keeps BLAS to one thread so
-# parallel workers do not oversubscribe the cores, asks grader_tests for transcripts, and confines the kernel's
-# view of the disk (bpcourse.confine) to what it needs, with a private temporary folder (made and seeded by
-# CappedKernelManager, removed by after_notebook) that also holds IPython's and matplotlib's settings and caches.
-# The kernel's own stderr (start-up notices, C-level crashes) goes to a log file, not over the progress bar.
-_LAUNCHER = """\
-import os, resource, sys
-cap, log, rules, cmd = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4:]
-if cap > 0:
-    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
-for k in ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS'):
-    os.environ[k] = '1'
-os.environ['BPCOURSE_TRANSCRIPT'] = '1'
-if log:
-    os.dup2(os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644), 2)
-if rules:
-    import json
-    from bpcourse.confine import apply
-    rules = json.loads(rules)
-    tmp = rules['tmp']
-    os.environ.update(TMPDIR=tmp, IPYTHONDIR=os.path.join(tmp, 'ipython'),
-                      MPLCONFIGDIR=os.path.join(tmp, 'matplotlib'))
-    own = [cmd[i + 1] for i in range(len(cmd) - 1) if cmd[i] == '-f']  # the connection file
-    try:
-        apply(rules['read'] + own, rules['write'] + [os.getcwd(), tmp])
-    except OSError as exc:  # fail closed: no kernel rather than an unconfined one
-        sys.exit(f'bpcourse grade: could not confine the kernel ({exc}); use --no-confine to grade anyway')
-os.execvp(cmd[0], cmd)
-"""
-
-
-@functools.lru_cache(maxsize=1)
-def _matplotlib_seed() -> tuple[str, ...]:
-    """This Python's matplotlib font list (built now if missing) and the user's matplotlibrc: copied into
-    each kernel's private MPLCONFIGDIR, so kernels neither share a writable cache nor rebuild the font list."""
-    try:
-        import matplotlib
-        from matplotlib import font_manager  # noqa: F401 - importing it writes the font list if missing
-    except Exception:  # noqa: BLE001 - no matplotlib: nothing to seed
-        return ()
-    files = glob.glob(os.path.join(matplotlib.get_cachedir(), "fontlist-v*.json"))
-    rc = os.path.join(matplotlib.get_configdir(), "matplotlibrc")
-    return tuple(files + ([rc] if os.path.isfile(rc) else []))
-
-
-class CappedKernelManager(AsyncKernelManager):
-    """Starts the kernel through a tiny launcher that sets RLIMIT_AS first (and confines it, if asked)."""
-
-    memory_cap = MEMORY_CAP
-    stderr_log = ""
-    confinement = ""  # JSON rules for bpcourse.confine, or "" for none
-
-    def format_kernel_cmd(self, extra_arguments=None):
-        cmd = super().format_kernel_cmd(extra_arguments)
-        rules = self.confinement
-        if rules:
-            rules = json.loads(rules)
-            os.makedirs(rules["tmp"], exist_ok=True)
-            rules["tmp"] = tmp = tempfile.mkdtemp(dir=rules["tmp"], prefix=f"kernel-{os.getpid()}-")
-            SCRATCH.append(tmp)
-            os.mkdir(os.path.join(tmp, "matplotlib"))
-            for path in _matplotlib_seed():
-                shutil.copy(path, os.path.join(tmp, "matplotlib"))
-            rules = json.dumps(rules)
-        return [sys.executable, "-c", _LAUNCHER, str(int(self.memory_cap)), self.stderr_log, rules, *cmd]
 
 
 class RobustExecute(Execute):
-    """nbgrader's Execute, but a dead kernel costs one cell and a flood of output is cut short."""
+    """nbgrader's Execute, but a dead kernel costs one cell, a flood of output is cut short, the whole notebook
+    has a time budget, and the kernel runs in a private copy of the notebook's folder."""
 
     max_restarts = 8  # a notebook whose every cell kills the kernel is not replayed forever
+    notebook_timeout = 0  # seconds for the whole notebook, restarts and replays included (0: no limit)
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("kernel_manager_class", CappedKernelManager)
@@ -110,12 +40,38 @@ class RobustExecute(Execute):
     def preprocess(self, nb, resources=None, km=None):
         self._ran_clean, self._restarts = set(), 0
         self._budgets, self._notebook_rich = {}, [0]
-        return super().preprocess(nb, resources, km)
+        self._cell_timeout = self.timeout
+        self._deadline = time.monotonic() + self.notebook_timeout if self.notebook_timeout else None
+        # The kernel runs in a private copy of the notebook's folder, removed after the notebook: nbgrader then
+        # writes the graded notebook (and generate_feedback copies files) in a folder no kernel could touch, so
+        # no link or file a kernel made is ever followed by the unconfined grader.
+        meta = (resources or {}).setdefault("metadata", {})
+        folder = meta.get("path")
+        if folder:
+            meta["path"] = _private_copy(folder)
+        try:
+            return super().preprocess(nb, resources, km)
+        finally:
+            self.timeout = self._cell_timeout
+            if folder:
+                meta["path"] = folder
+
+    def _time_left(self) -> bool:
+        """Whether the notebook's time budget allows another cell; sets that cell's timeout to fit in it."""
+        if self._deadline is None:
+            return True
+        left = self._deadline - time.monotonic()
+        self.timeout = max(1, min(self._cell_timeout or left, int(left) + 1))
+        return left >= 1
 
     def preprocess_cell(self, cell, resources, index):
-        if self._restarts > self.max_restarts:
-            if cell.cell_type == "code" and cell.source.strip():
-                cell.outputs = [error_output("KernelDied", "not run: the kernel died too often in this notebook")]
+        runs = cell.cell_type == "code" and cell.source.strip()
+        if runs and self._restarts > self.max_restarts:
+            cell.outputs = [error_output("KernelDied", "not run: the kernel died too often in this notebook")]
+            return cell, resources
+        if runs and not self._time_left():
+            cell.outputs = [error_output("TimeBudget", f"not run: grading this notebook used up its time budget "
+                                         f"({self.notebook_timeout} s for all its cells)")]
             return cell, resources
         try:
             cell, resources = super().preprocess_cell(cell, resources, index)
@@ -153,7 +109,7 @@ class RobustExecute(Execute):
     def _fresh_kernel(self) -> None:
         self._restarts += 1
         self._cleanup_kernel()  # killed, not asked: a busy kernel never answers
-        after_notebook()  # and whatever it started, and its temporary folder: the next kernel starts clean
+        after_kernel()  # and whatever it started, and its temporary folder: the next kernel starts clean
         self.km = self.create_kernel_manager()
         self.start_new_kernel()
         self.start_new_kernel_client()
@@ -165,9 +121,11 @@ class RobustExecute(Execute):
             cell = self.nb.cells[j]
             if cell.metadata.get("nbgrader", {}).get("grade") and not cell.metadata["nbgrader"].get("solution"):
                 continue
+            if not self._time_left():
+                return  # the cells below find the budget spent too
             try:
                 self.execute_cell(copy.deepcopy(cell), j, store_history=False)
-            except DeadKernelError:  # a cell that ran fine once no longer does: stop replaying, start clean
+            except (DeadKernelError, CellTimeoutError):  # it ran fine once, no longer does: stop, start clean
                 self._fresh_kernel()
                 return
 
@@ -203,3 +161,15 @@ class RobustExecute(Execute):
         return sum(map(len, getattr(self, "_display_id_map", {}).get(display_id, {}).values()))
 
 
+def _private_copy(folder: str) -> str:
+    """A fresh folder holding the plain files of ``folder``, removed by bpcourse.leftovers.after_notebook."""
+    from pathlib import Path
+
+    from .staging import copy_plain
+
+    base = os.path.join(os.getcwd(), "build", "grading", "work")
+    os.makedirs(base, exist_ok=True)
+    work = tempfile.mkdtemp(dir=base, prefix=f"notebook-{os.getpid()}-")
+    WORK.append(work)
+    copy_plain(Path(folder), Path(work))
+    return work

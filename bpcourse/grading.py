@@ -12,6 +12,7 @@ and ``nbgrader export`` work on the result as usual. Around it, only for this co
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -21,22 +22,25 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .execute import MEMORY_CAP, CappedKernelManager, RobustExecute
+from .execute import RobustExecute
+from .inert import printable
 from .instructor import nbgrader_api
 from .judge import LOG as JUDGE_LOG
+from .kernel import MEMORY_CAP, CappedKernelManager
 from .leftovers import adopt_orphans, after_notebook
 from .staging import STAGED, Unreadable, stage
 
-__all__ = ["grade", "summary", "Outcome", "Unreadable", "TIMEOUT", "WORKERS"]
+__all__ = ["grade", "summary", "Outcome", "Unreadable", "TIMEOUT", "NOTEBOOK_TIMEOUT", "WORKERS"]
 
 # Defaults (each can be changed on the command line: see `bpcourse grade --help`).
 TIMEOUT = 30                 # seconds per cell: every course cell runs in well under 10 s
+NOTEBOOK_TIMEOUT = 120       # seconds per notebook, restarts and replays included: notebook 07 needs about 10
 # One more worker than cores: a worker waiting on a kernel start or the gradebook leaves its core to another.
 WORKERS = min((os.cpu_count() or 1) + 1, 9)
 
 # ---------------------------------------------------------------- running nbgrader
 
-def _api(root: Path, timeout: int, memory_cap: int, confinement: str = ""):
+def _api(root: Path, timeout: int, memory_cap: int, confinement: str = "", notebook_timeout: int = 0):
     from nbconvert.preprocessors import ClearMetadataPreprocessor
     from nbgrader.preprocessors import (
         AssignLatePenalties,
@@ -46,8 +50,10 @@ def _api(root: Path, timeout: int, memory_cap: int, confinement: str = ""):
         SaveAutoGrades,
     )
 
+    from .inert import InertOutputs
     from .judge import JudgeHiddenTests
 
+    RobustExecute.notebook_timeout = notebook_timeout
     CappedKernelManager.memory_cap = memory_cap
     CappedKernelManager.confinement = confinement
     CappedKernelManager.stderr_log = str(Path(root).resolve() / "build" / "grading" / "kernels.log")
@@ -57,19 +63,19 @@ def _api(root: Path, timeout: int, memory_cap: int, confinement: str = ""):
         # Workers write to the same SQLite file: wait for a lock instead of failing at once.
         "db_url": f"sqlite:///{db}?timeout=120",
     }, Execute={"timeout": timeout}, Autograde={"autograde_preprocessors": [
-        RobustExecute, JudgeHiddenTests, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
+        RobustExecute, JudgeHiddenTests, InertOutputs, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
         AssignLatePenalties, CheckCellMetadata]})
 
 
 _WORKER_API = None
 
 
-def _init_worker(root: str, timeout: int, memory_cap: int, confinement: str) -> None:
-    """Set up a grading worker: a process of its own, which adopts whatever its kernels leave behind."""
+def _init_worker(root: str, timeout: int, memory_cap: int, confinement: str, notebook_timeout: int) -> None:
+    """Set up a grading process: a process of its own, which adopts whatever its kernels leave behind."""
     global _WORKER_API
     os.chdir(root)
     adopt_orphans()
-    _WORKER_API = _api(Path(root), timeout, memory_cap, confinement)
+    _WORKER_API = _api(Path(root), timeout, memory_cap, confinement, notebook_timeout)
 
 
 def _grade_one(assignment: str, student: str) -> tuple[bool, str]:
@@ -88,7 +94,7 @@ def _grade_one(assignment: str, student: str) -> tuple[bool, str]:
     causes = [line.strip() for line in text.splitlines()
               if line.strip()[:1].isalpha() and ("Error" in line or "Exception" in line) and ": " in line
               and "NbGraderException" not in line and not line.lstrip().startswith("[")]
-    return False, causes[-1][:200] if causes else "nbgrader failed without a message (see its log)"
+    return False, "nbgrader failed: " + (causes[-1][:200] if causes else "no message (see its log)")
 
 
 @dataclass
@@ -149,6 +155,24 @@ def _fetch_data(root: Path, names: list[str]) -> None:
                              f"starts: {exc}") from None
 
 
+def _forget(gb, root: Path, assignment: str, student: str) -> str:
+    """A hand-in that could not be graded now must not keep the score of an earlier one (a resubmission that
+    is unreadable): remove that submission from the gradebook (grades.csv then shows 0) and its graded copy."""
+    from nbgrader.api import MissingEntry
+
+    try:
+        sub = gb.find_submission(assignment, student)
+    except MissingEntry:
+        return ""
+    earlier = [g for nb in sub.notebooks for g in nb.grades
+               if g.auto_score is not None or g.manual_score is not None]
+    score = sub.score
+    gb.remove_submission(assignment, student)
+    shutil.rmtree(Path(root) / "autograded" / student / assignment, ignore_errors=True)
+    return (f"; the {score:g} points of an earlier grading were removed from the gradebook (grades.csv shows 0)"
+            if earlier else "")
+
+
 def students_of(root: Path, assignment: str) -> list[str]:
     base = Path(root) / "submitted"
     return sorted(p.name for p in base.iterdir() if (p / assignment).is_dir()) if base.is_dir() else []
@@ -156,12 +180,10 @@ def students_of(root: Path, assignment: str) -> list[str]:
 
 def grade(root: Path, assignment: str | list[str], students: list[str] | None = None, *,
           workers: int = WORKERS, timeout: int = TIMEOUT, memory_cap: int = MEMORY_CAP, progress: bool = True,
+          notebook_timeout: int = NOTEBOOK_TIMEOUT,
           export: str | None = "grades.csv", confine: bool = True) -> list[Outcome]:
     """Grade one assignment (or several, sharing the workers) for ``students`` (default: everyone who handed
     it in); returns one Outcome per assignment and student, in that order."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
     from nbgrader.api import Gradebook, MissingEntry
     from tqdm import tqdm
 
@@ -203,30 +225,31 @@ def grade(root: Path, assignment: str | list[str], students: list[str] | None = 
             gb.update_or_create_submission(a, s)
 
     if ready:
-        # Even a single worker is a process of its own: after each notebook it kills every process below it
-        # (see bpcourse.leftovers.adopt_orphans), which must never touch the caller's own children.
-        # Forked workers inherit the imports already paid for here (nbformat alone takes ~1.5 s); nothing
-        # that must not be forked exists yet: no kernel, no zmq context, the gradebook's engine is disposed,
-        # and the progress bar (a monitor thread) is created after the workers.
-        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-        with ProcessPoolExecutor(min(workers, len(ready)), mp_context=multiprocessing.get_context(method),
-                                 initializer=_init_worker, initargs=(str(root), timeout, memory_cap, rules)) as pool:
-            futures = {pool.submit(_grade_one, *key): key for key in ready}
-            bar = tqdm(total=len(ready), desc=f"grading {', '.join(names)}", unit="notebook",
-                       disable=not progress)
-            for fut in as_completed(futures):
-                try:
-                    ok, why = fut.result()
-                except Exception as exc:  # noqa: BLE001 - a worker that died takes only its submissions
-                    ok, why = False, f"the grading worker failed: {type(exc).__name__}: {exc}"
-                outcomes[futures[fut]].problem = "" if ok else f"nbgrader failed: {why}"
-                bar.update()
-            bar.close()
+        # Each notebook is graded in a child process of its own (bpcourse.workers): after the notebook it kills
+        # every process below it (bpcourse.leftovers.adopt_orphans), which must never touch the caller's own
+        # children, and a child that dies costs only its notebook. Children are forked, so they inherit the
+        # imports already paid for here (nbformat alone takes ~1.5 s); nothing that must not be forked exists
+        # yet: no kernel, no zmq context, the gradebook's engine is disposed, and the progress bar has no
+        # monitor thread.
+        from .workers import run
+
+        tqdm.monitor_interval = 0
+        bar = tqdm(total=len(ready), desc=f"grading {', '.join(names)}", unit="notebook", disable=not progress)
+
+        def done(key, ok, why):
+            outcomes[key].problem = "" if ok else why
+            bar.update()
+
+        run(ready, _grade_one, setup=functools.partial(_init_worker, str(root), timeout, memory_cap, rules,
+                                                       notebook_timeout),
+            workers=min(workers, len(ready)), on_done=done)
+        bar.close()
 
     with Gradebook(db_url) as gb, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # nbgrader's own SQLAlchemy "not in session" notices
         for (a, s), o in outcomes.items():
             if o.problem:
+                o.problem += _forget(gb, root, a, s)
                 continue
             sub = gb.find_submission(a, s)
             o.score, o.max_score = sub.score, sub.max_score
@@ -263,4 +286,4 @@ def summary(outcomes: list[Outcome], export: str | None = "grades.csv") -> str:
         lines.append("kernels confined to their own folder (no course files, no other submissions): " + kind)
     if export:
         lines.append(f"grades of every assignment written to {export} (`nbgrader export` writes the same file)")
-    return "\n".join(lines)
+    return printable("\n".join(lines))  # student ids and nbgrader's messages may hold terminal escapes

@@ -4,7 +4,9 @@ The kernel runs the test cell as usual, and each hidden check in it leaves a *tr
 student's code returned (see ``grader_tests._replay``). :class:`JudgeHiddenTests` replays every hidden
 check of the cell on its transcript with the grader's own code: a cell that raised nothing in the kernel
 still scores 0 if a replayed check fails, or if a check it calls left no transcript (the kernel never ran
-it, or something in the kernel replaced it). Transcripts are removed from the graded notebook.
+it, or something in the kernel replaced it). The points of a graded cell follow that verdict alone: results the
+kernel returned cannot count as points (see :func:`inert_results`). Transcripts are removed from the graded
+notebook.
 """
 
 from __future__ import annotations
@@ -108,9 +110,21 @@ class JudgeHiddenTests(Preprocessor):
         meta = cell.metadata.get("nbgrader", {})
         if meta.get("grade") and not meta.get("solution"):
             message = verdict(cell)
+            inert_results(cell)
             passed_in_kernel = not any(o.get("output_type") == "error" for o in cell.get("outputs", []))
             if message is not None and passed_in_kernel:
-                cell.outputs.append(error_output("Failure", message))
+                cell.outputs.insert(0, error_output("Failure", message))
                 self._overruled.append((meta.get("grade_id", "?"), message))
         cell.outputs = [o for o in cell.get("outputs", []) if _replay_payload(o) is None]
         return cell, resources
+
+
+def inert_results(cell) -> None:
+    """Make a graded test cell's results count for nothing: nbgrader scores the cell by its first error or
+    ``execute_result`` (a number is taken as partial credit, anything else as full marks), so a result a kernel
+    emits, by a cell's last expression, a hook or a replaced check, could decide the points. As display_data it
+    is still shown, and only an error (the kernel's own, or the judge's) can take points away."""
+    for i, out in enumerate(cell.get("outputs", [])):
+        if out.get("output_type") == "execute_result":
+            cell.outputs[i] = NotebookNode(output_type="display_data", data=out.get("data", {}),
+                                           metadata=out.get("metadata", {}))

@@ -90,9 +90,10 @@ def kill_leftovers(rounds: int = 200) -> int:
 
 
 SCRATCH: list[str] = []  # private temporary folders made for this process's kernels, not yet removed
+WORK: list[str] = []     # the private folders notebooks run in (kept across a kernel restart), not yet removed
 
 
-def remove_scratch() -> None:
+def remove_scratch(folders: list[str] = SCRATCH) -> None:
     """Remove the private temporary folders of the kernels this process started (whatever was written in
     them, however its permissions were set)."""
     def writable_and_retry(func, path, _exc):
@@ -104,14 +105,22 @@ def remove_scratch() -> None:
         except OSError:
             pass
 
-    while SCRATCH:
-        shutil.rmtree(SCRATCH.pop(), onerror=writable_and_retry)
+    while folders:
+        shutil.rmtree(folders.pop(), onerror=writable_and_retry)
+
+
+def after_kernel() -> int:
+    """Kill whatever a kernel left running, then remove its temporary folder (before a restart)."""
+    killed = kill_leftovers()
+    remove_scratch(SCRATCH)
+    return killed
 
 
 def after_notebook() -> int:
-    """Kill whatever the notebook's kernels left running, then remove their temporary folders."""
-    killed = kill_leftovers()
-    remove_scratch()
+    """Kill whatever the notebook's kernels left running, then remove their temporary folders and the folder
+    the notebook ran in."""
+    killed = after_kernel()
+    remove_scratch(WORK)
     return killed
 
 

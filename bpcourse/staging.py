@@ -10,7 +10,8 @@ The release is the authority on nbgrader's metadata: cells the release has get i
 cell re-marked as a solution, changed points, a changed cell type), grading marks on cells it does not
 have are removed, duplicated ``grade_id``\\s keep one graded copy, and deleted test or locked cells are put
 back. Each repair is reported twice: to the instructor in the summary, and to the student in a note at
-the top of the graded notebook, which nbgrader's feedback shows.
+the top of the graded notebook, which nbgrader's feedback shows. Markdown and raw cells the student wrote are
+made inert (no HTML tags, no script links): the formgrader shows them in the instructor's browser.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import shutil
 import stat
 from dataclasses import dataclass
@@ -171,13 +173,33 @@ def sanitise(nb: NotebookNode, released: NotebookNode) -> list[Repair]:
     return repairs
 
 
+_SCHEMES = re.compile(r"(java|vb)script\s*:", re.IGNORECASE)
+
+
+def inert_text(text: str) -> str:
+    """Markdown that renders as the student wrote it, but with no HTML tag and no script link in it."""
+    return _SCHEMES.sub(lambda m: m.group(1) + "script-", str(text).replace("<", "&lt;"))
+
+
+def inert_cells(nb: NotebookNode, released: NotebookNode) -> None:
+    """Markdown and raw cells the release does not have are shown as text, never as HTML: nbgrader's
+    feedback and formgrader pages render Markdown without sanitising it, in the instructor's origin."""
+    trusted = {c.source for c in released.cells if c.cell_type in ("markdown", "raw")}
+    for cell in nb.cells:
+        if cell.get("cell_type") in ("markdown", "raw") and cell.get("source") not in trusted:
+            cell.source = inert_text(cell.get("source", ""))
+            if cell.cell_type == "raw":
+                cell.metadata.pop("format", None)
+                cell.metadata.pop("raw_mimetype", None)
+
+
 def add_note(nb: NotebookNode, repairs: list[Repair]) -> None:
     """Tell the student, at the top of the graded notebook (and so in nbgrader's feedback), what happened."""
     if not repairs:
         return
     lines = ["**Note from the grader.** Your hand-in needed these repairs before it could be graded; "
              "nothing else was changed:", ""]
-    lines += [f"- {r.student}" for r in repairs]
+    lines += [f"- {inert_text(r.student)}" for r in repairs]  # names in them are the student's
     cell = nbformat.v4.new_markdown_cell("\n".join(lines))
     cell.metadata["tags"] = [NOTE_TAG]
     nb.cells.insert(0, cell)
@@ -227,7 +249,7 @@ def _plain_folder(path: Path, shown: str) -> None:
         raise Unreadable(f"{shown} is {_what(mode)}, not a folder; only regular files and folders are graded")
 
 
-def _copy_extras(src: Path, dest: Path, skip: str) -> list[Repair]:
+def copy_plain(src: Path, dest: Path, skip: str = "") -> list[Repair]:
     """Copy the regular files and folders under ``src`` (except ``skip``); report everything else."""
     repairs, files, size = [], 0, 0
     pending = [Path()]
@@ -304,7 +326,8 @@ def stage(root: Path, assignment: str, student: str) -> list[Repair]:
         raise Unreadable(f"{notebook} has no list of cells")
     released = nbformat.read(Path(root) / RELEASE / assignment / notebook, as_version=4)
     repairs = sanitise(nb, released)
-    repairs += _copy_extras(src, dest, skip=notebook)
+    inert_cells(nb, released)
+    repairs += copy_plain(src, dest, skip=notebook)
     add_note(nb, repairs)
     nbformat.write(nb, dest / notebook)
     return repairs

@@ -14,6 +14,7 @@ Every repair or refusal says what happened in the summary and, for graded studen
 
 import json
 import os
+import re
 import sys
 
 import nbformat
@@ -28,6 +29,8 @@ FULL = {"test_mul_layer": 2.0, "test_add_layer": 2.0, "test_max_layer": 2.0}
 POINTS = {NAME: FULL, NB04: {"test_relu": 2.0, "test_sigmoid": 3.0},
           NB06: {"test_softmax": 2.0, "test_cross_entropy_error": 2.0, "test_softmax_with_loss": 3.0}}
 NONE = set(FULL)
+# Modules whose trial_cases(root) add students to the one graded run, in the same form as _cases below.
+CASE_MODULES = ["test_leftovers", "test_isolation"]
 
 # Answers that steer the numerical reference (right at every point first seen, different at a nudged copy or
 # when a differentiation routine is on the stack) with a backward that is wrong exactly where they steer.
@@ -72,6 +75,48 @@ class Relu:
             return np.zeros(np.shape(dout))
         return np.where(self.mask, 0.0, dout)
 """
+# Points that a kernel's own output would decide: a result emitted before every cell (nbgrader reads a number
+# there as partial credit), and checks replaced by functions returning a string (a result read as full marks).
+RESULT_HOOK = """
+_ip = get_ipython()
+_ip.events.register("pre_run_cell", lambda *args: _ip.displayhook(2))
+raise NotImplementedError()
+"""
+STRING_CHECKS = """
+import grader_tests.nb03
+for _name in ("check_mul_layer", "check_add_layer", "check_max_layer"):
+    setattr(grader_tests.nb03, _name, lambda *args: "all hidden tests passed")
+"""
+# A kernel leaves links in the folder it runs in, for the unconfined grader to follow afterwards: the graded
+# notebook's own name pointing at a file of the instructor's (written and chmod-ed by nbgrader), and links to
+# solutions/ and a classmate's hand-in (copied into feedback).
+PLANT_LINKS = """
+import os
+for _name, _target in {links!r}.items():
+    try:
+        if os.path.lexists(_name):
+            os.remove(_name)
+        os.symlink(_target, _name)
+    except OSError as exc:
+        print("could not plant", _name, exc)
+"""
+# Scripts and event handlers in outputs and in a Markdown cell, for whoever opens the graded notebook.
+SCRIPTS = """
+from IPython.display import HTML, Javascript, display
+display(HTML("<b>bold</b><script>window.EVIL_SCRIPT = 1</script><img src=x onerror='window.EVIL_IMG = 1'>"))
+display(Javascript("window.EVIL_JS = 1"))
+"""
+# Sleeps in every exercise and hangs in the last: without a budget for the whole notebook the restart's replay
+# of the sleeping cells would hold its worker far beyond the time any cell is allowed.
+SLEEPS = "\nimport time\ntime.sleep(5)\n"
+HANGS = """
+while True:
+    try:
+        time.sleep(100)
+    except KeyboardInterrupt:
+        pass
+"""
+BUDGET = 30  # seconds per notebook in this trial: the slowest honest notebook here needs about 10
 # Correct code in other precisions, and a right answer in float32 with the classic mistake.
 FLOAT32_MUL = """
 class MulLayer:
@@ -190,7 +235,38 @@ def _cases(root):
     def styled(name, grade_id, source):
         return {f"{name}.ipynb": _submission(name, styled={grade_id: source})}
 
+    from test_grading import _FOOL_THE_KERNEL
+
+    wrong = _submission(NAME, ("mul_layer", _DOUBLE_BACKWARD.format(cls="MulLayer")))
+    for gid, cls in (("add_layer", "AddLayer"), ("max_layer", "MaxLayer")):
+        _cell(wrong, gid).source += "\n" + _DOUBLE_BACKWARD.format(cls=cls)
+    _cell(wrong, "max_layer").source += _FOOL_THE_KERNEL + STRING_CHECKS
+    hooked = _blank()
+    _cell(hooked, "mul_layer").source = RESULT_HOOK
+    planted = _submission(NAME)
+    _cell(planted, "max_layer").source += PLANT_LINKS.format(links={
+        NB: str(root / "victim.txt"), "answers": str(root / "solutions"),
+        "classmate": str(root / "submitted" / "full")})
+    scripted = _submission(NAME)
+    _cell(scripted, "add_layer").source += SCRIPTS
+    scripted.cells.insert(1, nbformat.v4.new_markdown_cell(
+        "<script>window.EVIL_MARKDOWN = 1</script><img src=x onerror='window.EVIL_MARKDOWN = 2'>"))
+    slow = _submission(NAME)
+    for gid in ("mul_layer", "add_layer"):
+        _cell(slow, gid).source += SLEEPS
+    _cell(slow, "max_layer").source += SLEEPS + HANGS
     others = {
+        # Nothing the grader does after a kernel ran follows a path the kernel made
+        (NAME, "plants_links"): ({NB: planted}, set(), ""),
+        # Only inert content reaches whoever opens the graded notebook
+        (NAME, "scripts"): ({NB: scripted}, set(), ""),
+        # A budget for the whole notebook
+        (NAME, "time_hog"): ({NB: slow}, {"test_max_layer"}, ""),
+        # Graded now, then handed in again unreadable (after this run, in the fixture)
+        (NAME, "resubmits"): ({NB: _submission(NAME)}, set(), ""),
+        # Points follow the judge's verdict alone, never a result the kernel emits
+        (NAME, "result_hook"): ({NB: hooked}, NONE, ""),
+        (NAME, "checks_return_strings"): ({NB: wrong}, NONE, ""),
         (NB04, "full"): ({f"{NB04}.ipynb": _submission(NB04)}, set(), ""),
         (NB06, "full"): ({f"{NB06}.ipynb": _submission(NB06)}, set(), ""),
         # The reference is the notebook's formula, not the student's forward
@@ -205,11 +281,13 @@ def _cases(root):
         (NB06, "naive_exp"): (styled(NB06, "softmax_with_loss", NAIVE_SOFTMAX_WITH_LOSS),
                               {"test_softmax_with_loss"}, ""),
     }
-    from test_leftovers import _class  # leftovers: daemons, huge outputs, writes outside the folder
+    import importlib
 
-    leftovers = {(NAME, student): ({NB: nb}, set(), "") for student, nb in _class().items()
-                 if student not in ("full", "blank")}
-    return others | leftovers | {(NAME, student): case for student, case in {
+    # Other test modules add their cases to this one run (and assert on them, reading the `trial` fixture).
+    contributed = {}
+    for module in CASE_MODULES:
+        contributed |= importlib.import_module(module).trial_cases(root)
+    return others | contributed | {(NAME, student): case for student, case in {
         "full": ({NB: _submission(NAME)}, set(), ""),
         "blank": ({NB: _blank()}, NONE, ""),
         # Not plain files
@@ -266,19 +344,25 @@ def trial(tmp_path_factory):
     cases = _cases(root)
     for (name, student), (layout, _, _) in cases.items():
         _lay_out(root / "submitted" / student / name, layout)
+    victim = root / "victim.txt"
+    victim.write_text("the instructor's file")
+    victim.chmod(0o600)
     cwd = os.getcwd()
     try:
         os.chdir(root)
-        outcomes = {(o.assignment, o.student): o
-                    for o in grade(root, list(POINTS), workers=2, timeout=10, progress=False)}
+        outcomes = {(o.assignment, o.student): o for o in grade(
+            root, list(POINTS), workers=2, timeout=10, notebook_timeout=BUDGET, progress=False)}
+        # A resubmission that cannot be graded must not keep the earlier score.
+        (root / "submitted" / "resubmits" / NAME / NB).write_text("{ not a notebook")
+        regraded = grade(root, NAME, ["resubmits"], workers=1, progress=False, export="regraded.csv")
     finally:
         os.chdir(cwd)
-    return root, cases, outcomes, summary(list(outcomes.values()))
+    return root, cases, outcomes, summary(list(outcomes.values())), regraded
 
 
 @pytest.mark.slow
 def test_each_case_scores_what_it_deserves(trial):
-    _, cases, outcomes, _ = trial
+    _, cases, outcomes, *_ = trial
     wrong = []
     for key, (_, loses, _) in cases.items():
         o, student = outcomes[key], "/".join(key)
@@ -298,7 +382,7 @@ def test_each_case_scores_what_it_deserves(trial):
 
 @pytest.mark.slow
 def test_the_summary_says_what_happened_to_each(trial):
-    _, cases, outcomes, text = trial
+    _, cases, outcomes, text, _ = trial
     for key, (_, _, words) in cases.items():
         student = "/".join(key)
         if words:
@@ -322,7 +406,7 @@ def test_nothing_of_the_instructors_reaches_the_grading_folders(trial):
 def test_graded_students_are_told_in_their_feedback(trial):
     from bpcourse.instructor import nbgrader_api
 
-    root, cases, outcomes, _ = trial
+    root, cases, outcomes, *_ = trial
     api = nbgrader_api(root)
     for student in ("dangling_link", "test_marked_solution", "new_grade_id", "link_to_solutions"):
         result = api.generate_feedback(NAME, student, force=True)
@@ -357,3 +441,72 @@ def test_a_notebook_that_loads_mnist_is_not_graded_without_it(tmp_path, monkeypa
     with pytest.raises(Unreadable, match="07_two_layer_net loads MNIST.*BPCOURSE_DATA_DIR"):
         _fetch_data(tmp_path, [name, NAME])
     _fetch_data(tmp_path, [NAME])  # notebooks that do not load it need nothing
+
+
+@pytest.mark.slow
+def test_points_follow_the_judge_alone(trial):
+    """Results a kernel emits (a hook's number before every cell, a replaced check's string) count for nothing:
+    nbgrader scores a cell by its first error or result, so no result may stay in a graded test cell."""
+    root = trial[0]
+    for student in ("result_hook", "checks_return_strings"):
+        nb = nbformat.read(root / "autograded" / student / NAME / NB, as_version=4)
+        for grade_id in FULL:
+            kinds = [o.output_type for o in _cell(nb, grade_id).outputs]
+            assert "execute_result" not in kinds and "error" in kinds, (student, grade_id, kinds)
+
+
+@pytest.mark.slow
+def test_the_grader_follows_no_path_a_kernel_made(trial):
+    from bpcourse.instructor import nbgrader_api
+
+    root = trial[0]
+    victim = root / "victim.txt"
+    assert victim.read_text() == "the instructor's file" and victim.stat().st_mode & 0o777 == 0o600
+    graded = root / "autograded" / "plants_links" / NAME
+    assert not [p for p in graded.rglob("*") if p.is_symlink()], list(graded.rglob("*"))
+    assert nbgrader_api(root).generate_feedback(NAME, "plants_links", force=True)["success"]
+    feedback = root / "feedback" / "plants_links" / NAME
+    assert sorted(p.name for p in feedback.rglob("*")) == [f"{NAME}.html"], list(feedback.rglob("*"))
+    work = root / "build" / "grading" / "work"
+    assert not work.exists() or not any(work.iterdir()), list(work.iterdir())
+
+
+@pytest.mark.slow
+def test_scripts_reach_nobody(trial):
+    from bpcourse.instructor import nbgrader_api
+
+    root = trial[0]
+    nb = nbformat.read(root / "autograded" / "scripts" / NAME / NB, as_version=4)
+    kinds = {k for c in nb.cells for o in c.get("outputs", []) for k in o.get("data", {})}
+    assert kinds <= {"text/plain", "image/png", "image/jpeg", "image/gif"}, kinds
+    assert "output removed by the grader" in json.dumps(nb.cells[_index_of(nb, "add_layer")].outputs)
+    assert nbgrader_api(root).generate_feedback(NAME, "scripts", force=True)["success"]
+    html = (root / "feedback" / "scripts" / NAME / f"{NAME}.html").read_text()
+    assert not re.search(r"<script[^>]*>[^<]*EVIL", html) and not re.search(r"<img[^>]*onerror", html)
+    assert "EVIL_MARKDOWN" in html  # the student's Markdown is shown, as text
+
+
+def _index_of(nb, grade_id):
+    return nb.cells.index(_cell(nb, grade_id))
+
+
+@pytest.mark.slow
+def test_a_notebook_has_a_time_budget(trial):
+    root = trial[0]
+    nb = nbformat.read(root / "autograded" / "time_hog" / NAME / NB, as_version=4)
+    names = [o.get("ename") for o in _cell(nb, "test_max_layer").outputs]
+    assert "TimeBudget" in names, names
+
+
+@pytest.mark.slow
+def test_an_ungradable_resubmission_keeps_no_earlier_score(trial):
+    import csv
+
+    root, _, outcomes, _, regraded = trial
+    assert outcomes[NAME, "resubmits"].score == sum(FULL.values())
+    (again,) = regraded
+    assert "not valid notebook JSON" in again.problem and "removed from the gradebook" in again.problem
+    with open(root / "regraded.csv") as f:
+        rows = [r for r in csv.DictReader(f) if r["student_id"] == "resubmits" and r["assignment"] == NAME]
+    assert [float(r["score"]) for r in rows] == [0.0], rows
+    assert not (root / "autograded" / "resubmits" / NAME).exists()
