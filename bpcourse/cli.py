@@ -49,6 +49,7 @@ def _grade(args) -> int:
         return 2
     try:
         outcomes = grade(root, args.assignment, args.student, workers=args.workers, timeout=args.timeout,
+                         notebook_timeout=args.notebook_timeout,
                          memory_cap=int(args.memory_gb * 1024 ** 3) if args.memory_gb > 0 else 0,
                          confine=not args.no_confine)
     except Unreadable as exc:
@@ -87,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
                      help=f"submissions graded at once (default: one more than the cores, here {WORKERS})")
     grd.add_argument("--timeout", type=int, default=30, help="seconds a cell may run before it is stopped "
                      "and scores 0 (default: 30)")
+    grd.add_argument("--notebook-timeout", type=int, default=120, help="seconds a whole notebook may take, "
+                     "kernel restarts and replays included; cells still to run then score 0 (default: 120)")
     grd.add_argument("--memory-gb", type=float, default=2.0, help="address-space cap of each grading kernel "
                      "in GB; 0 for none (default: 2)")
     grd.add_argument("--no-confine", action="store_true", help="don't confine the grading kernels' view of the "

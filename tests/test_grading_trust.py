@@ -510,3 +510,30 @@ def test_an_ungradable_resubmission_keeps_no_earlier_score(trial):
         rows = [r for r in csv.DictReader(f) if r["student_id"] == "resubmits" and r["assignment"] == NAME]
     assert [float(r["score"]) for r in rows] == [0.0], rows
     assert not (root / "autograded" / "resubmits" / NAME).exists()
+
+
+KILLS_ITS_GRADER = """
+import os, signal
+os.kill(os.getppid(), signal.SIGKILL)  # the process grading this notebook (a confined kernel cannot do this)
+os._exit(0)
+"""
+
+
+@pytest.mark.slow
+def test_a_grading_process_that_dies_costs_only_its_notebook(tmp_path):
+    """Unconfined, a kernel can kill the process grading it: that notebook is tried once more, then reported,
+    and the classmates graded at the same time are not affected."""
+    from bpcourse.grading import grade
+    from bpcourse.instructor import release
+
+    root = copy_course(tmp_path / "class")
+    os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
+    release(root, [NAME])
+    killer = _submission(NAME)
+    _cell(killer, "add_layer").source += KILLS_ITS_GRADER
+    # graded first, beside the blank one: with a shared pool of workers both used to be lost
+    for student, nb in {"full": _submission(NAME), "blank": _blank(), "a_kills_its_grader": killer}.items():
+        _lay_out(root / "submitted" / student / NAME, {NB: nb})
+    outcomes = {o.student: o for o in grade(root, NAME, workers=2, timeout=10, progress=False, confine=False)}
+    assert "died 2 times while grading it (killed by SIGKILL)" in outcomes["a_kills_its_grader"].problem
+    assert outcomes["full"].score == sum(FULL.values()) and outcomes["blank"].score == 0
