@@ -63,8 +63,8 @@ def _api(root: Path, timeout: int, memory_cap: int, confinement: str = "", noteb
         # Workers write to the same SQLite file: wait for a lock instead of failing at once.
         "db_url": f"sqlite:///{db}?timeout=120",
     }, Execute={"timeout": timeout}, Autograde={"autograde_preprocessors": [
-        RobustExecute, JudgeHiddenTests, InertOutputs, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
-        AssignLatePenalties, CheckCellMetadata]})
+        RobustExecute, JudgeHiddenTests, InertOutputs, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
+        SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]})
 
 
 _WORKER_API = None
@@ -125,6 +125,18 @@ def _confinement(root: Path) -> tuple[str, str]:
     if exposed:
         return rules, f"partly: the course root lies inside {exposed[0]}, which kernels must read; move it"
     return rules, "yes"
+
+
+def _coverage() -> str:
+    """What Landlock confines on this system, in words: "disk, /proc, TCP, signals; not UDP"."""
+    from . import confine
+
+    got = confine.coverage()
+    names = {"disk": "disk", "/proc": "/proc", "network": "TCP", "signals": "signals"}
+    on = [names[k] for k, v in got.items() if v]
+    off = [names[k] for k, v in got.items() if not v] + ["UDP"]
+    abi = f" (Landlock ABI {confine.abi()})" if len(off) > 1 else ""
+    return ", ".join(on) + "; not " + ", ".join(off) + abi
 
 
 def _load_grader_tests() -> None:
@@ -195,8 +207,9 @@ def grade(root: Path, assignment: str | list[str], students: list[str] | None = 
     _load_grader_tests()
     rules, confined = _confinement(root) if confine else ("", "off (--no-confine)")
     judge_log = root / JUDGE_LOG
-    if judge_log.exists():
-        judge_log.unlink()
+    for log in (judge_log, root / "build" / "grading" / "kernels.log"):  # this run's only (capped: kernel.py)
+        if log.exists():
+            log.unlink()
     names = [assignment] if isinstance(assignment, str) else list(assignment)
     db_url = f"sqlite:///{root / 'gradebook.db'}"
     with Gradebook(db_url) as gb:
@@ -283,7 +296,9 @@ def summary(outcomes: list[Outcome], export: str | None = "grades.csv") -> str:
                          "grades without confining kernels)")
     kinds = {o.confined for o in outcomes if o.confined}
     for kind in sorted(kinds):
-        lines.append("kernels confined to their own folder (no course files, no other submissions): " + kind)
+        lines.append(f"kernels confined ({_coverage()}): {kind}")
+    if outcomes:
+        lines.append("kernel environment and terminal: isolated (allow-listed variables only, no terminal)")
     if export:
         lines.append(f"grades of every assignment written to {export} (`nbgrader export` writes the same file)")
     return printable("\n".join(lines))  # student ids and nbgrader's messages may hold terminal escapes
