@@ -207,9 +207,11 @@ def grade(root: Path, assignment: str | list[str], students: list[str] | None = 
     _load_grader_tests()
     rules, confined = _confinement(root) if confine else ("", "off (--no-confine)")
     judge_log = root / JUDGE_LOG
-    for log in (judge_log, root / "build" / "grading" / "kernels.log"):  # this run's only (capped: kernel.py)
-        if log.exists():
-            log.unlink()
+    if judge_log.exists():
+        judge_log.unlink()
+    kernels_log = root / "build" / "grading" / "kernels.log"  # kept across runs; kernel.py caps its size
+    if kernels_log.exists() and kernels_log.stat().st_size > 10 * 1024 ** 2:
+        kernels_log.replace(kernels_log.with_suffix(".log.1"))
     names = [assignment] if isinstance(assignment, str) else list(assignment)
     db_url = f"sqlite:///{root / 'gradebook.db'}"
     with Gradebook(db_url) as gb:

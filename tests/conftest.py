@@ -44,3 +44,12 @@ def generated(tmp_path_factory) -> Path:
     root = copy_course(tmp_path_factory.mktemp("generated"), with_course=False)
     release(root, use_db=False)
     return root
+
+
+@pytest.fixture(scope="session")
+def trial(tmp_path_factory):
+    """The trust trial's one graded run (tests/test_grading_trust.py), shared by every module adding cases to it:
+    (root, cases, outcomes by (assignment, student), summary, outcomes of a later regrade)."""
+    from test_grading_trust import run_trial
+
+    return run_trial(tmp_path_factory)

@@ -332,9 +332,9 @@ def _lay_out(folder, layout):
             os.mkfifo(path)
 
 
-@pytest.fixture(scope="session")
-def trial(tmp_path_factory):
-    """The one graded run: every case above, with the bystanders (tests/test_leftovers.py reads it too)."""
+def run_trial(tmp_path_factory):
+    """The one graded run: every case above, with the bystanders. It is the session fixture ``trial``
+    (tests/conftest.py), which the modules in CASE_MODULES read too."""
     from bpcourse.grading import grade, summary
     from bpcourse.instructor import release
 

@@ -24,7 +24,6 @@ import pytest
 from conftest import REPO
 from test_autograde import _submission
 from test_grading import FULL, NAME, _append, _index
-from test_grading_trust import trial  # noqa: F401 - the graded run these tests read
 
 # Set before the trial grades (this module is imported first): it must reach no kernel.
 SECRET = "BPCOURSE_TEST_SECRET_TOKEN"
@@ -204,7 +203,7 @@ def trial_cases(root) -> dict:
 
 
 @pytest.fixture(scope="module")
-def graded(trial):  # noqa: F811 - the imported fixture, by name
+def graded(trial):
     root, _, outcomes, *_ = trial
     return root, {student: o for (name, student), o in outcomes.items() if name == NAME}
 

@@ -17,7 +17,6 @@ import pytest
 from conftest import REPO
 from test_autograde import _submission
 from test_grading import FULL, NAME, _append, _index
-from test_grading_trust import trial  # noqa: F401 - the graded run these tests read
 
 HUGE = 50_000_000
 
@@ -107,7 +106,7 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.fixture(scope="module")
-def graded(trial):  # noqa: F811 - the imported fixture, by name
+def graded(trial):
     """Notebook 03's students of the one graded trial run (tests/test_grading_trust.py)."""
     root, _, outcomes, *_ = trial
     return root, {student: o for (name, student), o in outcomes.items() if name == NAME}
