@@ -27,6 +27,7 @@ FILE_CAP = 100 * 1024 ** 2   # bytes any file a kernel writes may grow to (RLIMI
 KEEP_ENV = ("PATH", "LANG", "LANGUAGE", "TZ", "PYTHONPATH", "PYTHONHOME", "PYTHONUTF8", "PYTHONIOENCODING",
             "LD_LIBRARY_PATH", "VIRTUAL_ENV", "CONDA_PREFIX", "MPLBACKEND", "OPENBLAS_CORETYPE",
             "OPENBLAS_L2_SIZE", "BPCOURSE_MNIST_URL", "BPCOURSE_CROSSCHECK",
+            "NBGRADER_EXECUTION",  # set by nbgrader while grading: notebook 07 then trains briefly
             "JPY_PARENT_PID", "JPY_SESSION_NAME")  # set by jupyter_client: ipykernel exits when its parent does
 KEEP_PREFIXES = ("LC_",)
 THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
