@@ -240,12 +240,11 @@ def grade(root: Path, assignment: str | list[str], students: list[str] | None = 
             gb.update_or_create_submission(a, s)
 
     if ready:
-        # Each notebook is graded in a child process of its own (bpcourse.workers): after the notebook it kills
-        # every process below it (bpcourse.leftovers.adopt_orphans), which must never touch the caller's own
-        # children, and a child that dies costs only its notebook. Children are forked, so they inherit the
-        # imports already paid for here (nbformat alone takes ~1.5 s); nothing that must not be forked exists
-        # yet: no kernel, no zmq context, the gradebook's engine is disposed, and the progress bar has no
-        # monitor thread.
+        # Notebooks are graded in worker processes (bpcourse.workers): after each notebook a worker kills every
+        # process below it (bpcourse.leftovers.adopt_orphans), which must never touch the caller's own children,
+        # and a worker that dies costs only its notebook. Workers are forked, so they inherit the imports
+        # already paid for here (nbformat alone takes ~1.5 s); nothing that must not be forked exists yet: no
+        # kernel, no zmq context, the gradebook's engine is disposed, and the progress bar has no monitor thread.
         from .workers import run
 
         tqdm.monitor_interval = 0

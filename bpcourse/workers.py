@@ -1,9 +1,9 @@
-"""Many notebooks at once, each graded in a process of its own: one that dies costs only its notebook.
+"""Many notebooks at once, in worker processes: one that dies costs only the notebook it was grading.
 
-:func:`run` forks a fresh child for every notebook (at most ``workers`` at a time), so no state passes from
-one student's grading to the next, and a child that is killed or crashes (a kernel cannot signal it when
-confined, but the out-of-memory killer can) takes nothing else with it: its notebook is tried once more in a
-new child, then reported with the reason. Forking is cheap and inherits the imports the parent paid for.
+:func:`run` forks ``workers`` processes (inheriting the imports the parent paid for), hands each one notebook at
+a time and keeps them for the next (so each pays nbgrader's and SQLAlchemy's first-use costs once). A worker
+that is killed or crashes (a kernel cannot signal it when confined, but the out-of-memory killer can) takes
+nothing else with it: it is replaced, its notebook is tried once more, then reported with the reason.
 """
 
 from __future__ import annotations
@@ -16,14 +16,23 @@ from collections import deque
 from typing import Callable, Hashable
 
 
-def _child(conn, setup: Callable, task: Callable, key: tuple) -> None:
+def _serve(conn, setup: Callable, task: Callable) -> None:
+    """A worker: set up once, then grade each key it is sent until it is sent None."""
     try:
         setup()
-        result = task(*key)
-    except BaseException as exc:  # noqa: BLE001 - whatever happens, the parent hears about it
-        result = (False, f"the grading process failed: {type(exc).__name__}: {exc}")
+    except BaseException as exc:  # noqa: BLE001 - every key it is sent then fails with the reason
+        failed = (False, f"the grading process could not start: {type(exc).__name__}: {exc}")
+    else:
+        failed = None
     try:
-        conn.send(result)
+        while (key := conn.recv()) is not None:
+            try:
+                result = failed or task(*key)
+            except BaseException as exc:  # noqa: BLE001 - whatever happens, the parent hears about it
+                result = (False, f"the grading process failed: {type(exc).__name__}: {exc}")
+            conn.send(result)
+    except (EOFError, OSError):
+        pass
     finally:
         conn.close()
         os._exit(0)  # nothing of the parent's (atexit handlers, buffers) runs twice
@@ -40,33 +49,49 @@ def _why(exitcode: int | None) -> str:
 
 def run(keys: list[Hashable], task: Callable, *, setup: Callable = lambda: None, workers: int,
         on_done: Callable, retries: int = 1) -> None:
-    """Call ``task(*key)`` for every key in a child process of its own, ``workers`` at a time; the task returns
-    ``(ok, why)``. ``setup()`` runs first in each child. ``on_done(key, ok, why)`` is called in this process as
-    each finishes. A child that dies without an answer is replaced, and its key tried again, ``retries`` times."""
+    """Call ``task(*key)`` for every key in worker processes, ``workers`` at a time; the task returns
+    ``(ok, why)``. ``setup()`` runs once in each worker. ``on_done(key, ok, why)`` is called in this process as
+    each finishes. A worker that dies is replaced, and the key it held tried again, ``retries`` times."""
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     ctx = multiprocessing.get_context(method)
     pending = deque((key, 0) for key in keys)
-    running: dict = {}
-    while pending or running:
-        while pending and len(running) < max(workers, 1):
-            key, tries = pending.popleft()
-            receive, send = ctx.Pipe(duplex=False)
-            proc = ctx.Process(target=_child, args=(send, setup, task, key), daemon=True)
-            proc.start()
-            send.close()
-            running[proc.sentinel] = (proc, receive, key, tries)
-        for sentinel in multiprocessing.connection.wait(list(running)):
-            proc, receive, key, tries = running.pop(sentinel)
+    idle: list = []
+    busy: dict = {}  # connection -> (process, key, tries)
+
+    def start():
+        mine, theirs = ctx.Pipe()
+        proc = ctx.Process(target=_serve, args=(theirs, setup, task), daemon=True)
+        proc.start()
+        theirs.close()
+        return proc, mine
+
+    try:
+        while pending or busy:
+            while pending and (idle or len(busy) < max(workers, 1)):
+                proc, conn = idle.pop() if idle else start()
+                key, tries = pending.popleft()
+                conn.send(key)
+                busy[conn] = (proc, key, tries)
+            for conn in multiprocessing.connection.wait(list(busy)):
+                proc, key, tries = busy.pop(conn)
+                try:
+                    result = conn.recv()
+                except (EOFError, OSError):  # the worker died with this key
+                    conn.close()
+                    proc.join()
+                    if tries < retries:
+                        pending.append((key, tries + 1))
+                        continue
+                    result = (False, f"the grading process died {tries + 1} times while grading it "
+                                     f"({_why(proc.exitcode)})")
+                else:
+                    idle.append((proc, conn))
+                on_done(key, *result)
+    finally:
+        for proc, conn in idle + [(p, c) for c, (p, _, _) in busy.items()]:
             try:
-                result = receive.recv()
-            except (EOFError, OSError):
-                result = None
-            receive.close()
-            proc.join()
-            if result is None:
-                if tries < retries:
-                    pending.append((key, tries + 1))
-                    continue
-                result = (False, f"the grading process died {tries + 1} times while grading it "
-                                 f"({_why(proc.exitcode)})")
-            on_done(key, *result)
+                conn.send(None)
+            except OSError:
+                pass
+            conn.close()
+            proc.join(timeout=10)
