@@ -17,11 +17,11 @@ c.Execute.timeout = 60
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
 from nbgrader.preprocessors import ClearHiddenTests, GetGrades  # noqa: E402
 
-from bpcourse.feedback import ErrorMessagesOnly  # noqa: E402
+from bpcourse_instructor.feedback import ErrorMessagesOnly  # noqa: E402
 
 c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, ErrorMessagesOnly, CSSHTMLHeaderPreprocessor]
 
 # Pages made from students' notebooks (feedback HTML, the formgrader's view) show their Markdown and outputs as
 # inert content: nbconvert's sanitiser removes scripts and event handlers. (bpcourse grade also keeps only text
-# and pictures in graded outputs: bpcourse.inert.)
+# and pictures in graded outputs: bpcourse_instructor.inert.)
 c.HTMLExporter.sanitize_html = True

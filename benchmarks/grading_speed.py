@@ -25,7 +25,7 @@ import nbformat
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-from bpcourse.instructor import assignments, release
+from bpcourse_instructor.course import assignments, release
 
 
 def solved(name: str) -> nbformat.NotebookNode:

@@ -23,7 +23,7 @@ def skip_without_mnist(name: str) -> None:
 
 
 def assignment_names() -> list[str]:
-    from bpcourse.instructor import assignments
+    from bpcourse_instructor.course import assignments
     return assignments(REPO)
 
 
@@ -40,7 +40,7 @@ def copy_course(dest: Path, *, with_course: bool = True) -> Path:
 @pytest.fixture(scope="session")
 def generated(tmp_path_factory) -> Path:
     """solutions/ released afresh by nbgrader into a temporary course root."""
-    from bpcourse.instructor import release
+    from bpcourse_instructor.course import release
     root = copy_course(tmp_path_factory.mktemp("generated"), with_course=False)
     release(root, use_db=False)
     return root

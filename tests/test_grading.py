@@ -205,8 +205,8 @@ def _answers() -> list[str]:
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    from bpcourse.grading import grade
-    from bpcourse.instructor import release
+    from bpcourse_instructor.grading import grade
+    from bpcourse_instructor.course import release
 
     root = copy_course(tmp_path_factory.mktemp("class"))
     # nbgrader runs alembic (gradebook migrations) from PATH: make it the one beside this Python.
@@ -256,7 +256,7 @@ def test_every_hazard_gets_what_it_deserves(graded):
 def test_tampering_in_the_kernel_does_not_decide_the_grade(graded):
     """Scenario 10: each tampering student fooled the kernel (the cell passed there), and the grade came from
     the replay in the grading process; the summary tells the instructor which cells were overruled."""
-    from bpcourse.grading import summary
+    from bpcourse_instructor.grading import summary
 
     _, _, first, _, _ = graded
     for student in TAMPERING:
@@ -270,7 +270,7 @@ def test_tampering_in_the_kernel_does_not_decide_the_grade(graded):
 
 @pytest.mark.slow
 def test_feedback_for_overruled_cells_says_why(graded):
-    from bpcourse.instructor import nbgrader_api
+    from bpcourse_instructor.course import nbgrader_api
 
     root = graded[0]
     # Where only the comparisons were patched, the student learns what is actually wrong with the answer.
@@ -297,7 +297,7 @@ def test_a_submission_searching_the_disk_finds_no_answer(graded):
     """Scenario 11: the grading kernel sees its own folder and what Python needs, nothing else. The same search
     run by the test itself, unconfined, from the same folder finds the instructor's solutions and the other
     students' answers: so the search works, and only the confinement stops it."""
-    from bpcourse import confine
+    from bpcourse_instructor import confine
 
     root, _, first, _, _ = graded
     if confine.abi() < 1:
@@ -398,7 +398,7 @@ def test_confinement_rules_never_open_the_course_root(tmp_path, monkeypatch):
     one (here: inside the Python installation) is reported, not silently exposed."""
     from conftest import REPO
 
-    from bpcourse import confine
+    from bpcourse_instructor import confine
 
     monkeypatch.chdir(REPO)
     read, write, exposed = confine.kernel_paths(str(REPO))

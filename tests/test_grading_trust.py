@@ -335,8 +335,8 @@ def _lay_out(folder, layout):
 def run_trial(tmp_path_factory):
     """The one graded run: every case above, with the bystanders. It is the session fixture ``trial``
     (tests/conftest.py), which the modules in CASE_MODULES read too."""
-    from bpcourse.grading import grade, summary
-    from bpcourse.instructor import release
+    from bpcourse_instructor.grading import grade, summary
+    from bpcourse_instructor.course import release
 
     root = copy_course(tmp_path_factory.mktemp("trust"))
     os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
@@ -404,7 +404,7 @@ def test_nothing_of_the_instructors_reaches_the_grading_folders(trial):
 
 @pytest.mark.slow
 def test_graded_students_are_told_in_their_feedback(trial):
-    from bpcourse.instructor import nbgrader_api
+    from bpcourse_instructor.course import nbgrader_api
 
     root, cases, outcomes, *_ = trial
     api = nbgrader_api(root)
@@ -431,7 +431,7 @@ def test_a_notebook_that_loads_mnist_is_not_graded_without_it(tmp_path, monkeypa
     before anything is staged, not as a failed training cell in every student's notebook."""
     from conftest import REPO
 
-    from bpcourse.grading import Unreadable, _fetch_data
+    from bpcourse_instructor.grading import Unreadable, _fetch_data
 
     name = "07_two_layer_net"
     (tmp_path / "course" / name).mkdir(parents=True)
@@ -457,7 +457,7 @@ def test_points_follow_the_judge_alone(trial):
 
 @pytest.mark.slow
 def test_the_grader_follows_no_path_a_kernel_made(trial):
-    from bpcourse.instructor import nbgrader_api
+    from bpcourse_instructor.course import nbgrader_api
 
     root = trial[0]
     victim = root / "victim.txt"
@@ -473,7 +473,7 @@ def test_the_grader_follows_no_path_a_kernel_made(trial):
 
 @pytest.mark.slow
 def test_scripts_reach_nobody(trial):
-    from bpcourse.instructor import nbgrader_api
+    from bpcourse_instructor.course import nbgrader_api
 
     root = trial[0]
     nb = nbformat.read(root / "autograded" / "scripts" / NAME / NB, as_version=4)
@@ -523,8 +523,8 @@ os._exit(0)
 def test_a_grading_process_that_dies_costs_only_its_notebook(tmp_path):
     """Unconfined, a kernel can kill the process grading it: that notebook is tried once more, then reported,
     and the classmates graded at the same time are not affected."""
-    from bpcourse.grading import grade
-    from bpcourse.instructor import release
+    from bpcourse_instructor.grading import grade
+    from bpcourse_instructor.course import release
 
     root = copy_course(tmp_path / "class")
     os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")

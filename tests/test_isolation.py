@@ -223,7 +223,7 @@ def _said(root, student: str, word: str):
 
 
 def _needs(feature: str) -> None:
-    from bpcourse import confine
+    from bpcourse_instructor import confine
 
     if not confine.coverage()[feature]:
         pytest.skip(f"this system's Landlock (ABI {confine.abi()}) does not confine {feature}")
@@ -266,7 +266,7 @@ def test_no_kernel_reads_another_processes_proc_entries(graded):
 
 @pytest.mark.slow
 def test_the_graders_environment_reaches_no_kernel(graded):
-    from bpcourse.instructor import nbgrader_api
+    from bpcourse_instructor.course import nbgrader_api
 
     root, _ = graded
     env = _said(root, "env_printer", "ENV")
@@ -315,7 +315,7 @@ def test_no_kernel_connected_out(graded):
 
 _UNCONFINED = """
 import asyncio, json, sys
-from bpcourse.kernel import CappedKernelManager
+from bpcourse_instructor.kernel import CappedKernelManager
 CappedKernelManager.stderr_log = sys.argv[1]
 
 async def main():
@@ -334,7 +334,7 @@ async def main():
         await km.shutdown_kernel(now=True)
 
 asyncio.run(main())
-from bpcourse.leftovers import remove_scratch
+from bpcourse_instructor.leftovers import remove_scratch
 remove_scratch()
 """
 
@@ -360,7 +360,7 @@ def test_without_landlock_the_kernel_still_gets_no_environment_and_no_terminal(t
 
 
 def test_coverage_follows_the_abi():
-    from bpcourse import confine
+    from bpcourse_instructor import confine
 
     assert confine.coverage(0) == dict.fromkeys(("disk", "/proc", "network", "signals"), False)
     assert confine.coverage(3) == {"disk": True, "/proc": True, "network": False, "signals": False}
@@ -377,7 +377,7 @@ def test_a_confined_process_cannot_use_an_abstract_socket_made_outside():
     server.listen(1)
     child = textwrap.dedent(f"""
         import socket, sys
-        from bpcourse.confine import apply
+        from bpcourse_instructor.confine import apply
         apply([], [])
         s = socket.socket(socket.AF_UNIX)
         try:

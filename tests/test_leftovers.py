@@ -159,7 +159,7 @@ def test_every_kind_of_huge_output_is_cut_with_a_note(graded):
 
 @pytest.mark.slow
 def test_nothing_written_outside_the_notebook_folder_stays(graded):
-    from bpcourse import confine
+    from bpcourse_instructor import confine
 
     root, outcomes = graded
     if confine.abi() < 1:
@@ -184,7 +184,7 @@ def test_nothing_written_outside_the_notebook_folder_stays(graded):
 # ---------------------------------------------------------------- the output caps, on fabricated messages
 
 def _executor(source: str = "pass"):
-    from bpcourse.execute import RobustExecute
+    from bpcourse_instructor.execute import RobustExecute
 
     ex = RobustExecute()
     ex.nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
@@ -201,7 +201,7 @@ def _send(ex, cell, msg_type: str, content: dict, parent: str = "run-1"):
 
 
 def test_rich_outputs_are_cut_per_cell_with_one_note():
-    from bpcourse.outputs import RICH_CAP
+    from bpcourse_instructor.outputs import RICH_CAP
 
     ex, cell = _executor()
     picture = {"data": {"image/png": "P" * 90_000, "text/plain": "<Figure>"}, "metadata": {}}
@@ -218,7 +218,7 @@ def test_rich_outputs_are_cut_per_cell_with_one_note():
 
 
 def test_printed_text_and_errors_are_cut():
-    from bpcourse.outputs import ERROR_CAP, OUTPUT_CAP
+    from bpcourse_instructor.outputs import ERROR_CAP, OUTPUT_CAP
 
     ex, cell = _executor()
     for _ in range(3):
@@ -235,7 +235,7 @@ def test_printed_text_and_errors_are_cut():
 
 
 def test_update_display_data_is_capped_too():
-    from bpcourse.outputs import RICH_CAP
+    from bpcourse_instructor.outputs import RICH_CAP
 
     ex, cell = _executor()
     _send(ex, cell, "display_data", {"data": {"text/plain": "small"}, "metadata": {},
@@ -248,7 +248,7 @@ def test_update_display_data_is_capped_too():
 def test_honest_transcripts_reach_the_judge_whole_and_forged_floods_do_not():
     import numpy as np
 
-    from bpcourse import outputs
+    from bpcourse_instructor import outputs
     from grader_tests import _replay
 
     test_cell = "from grader_tests.nb03 import check_mul_layer\ncheck_mul_layer(MulLayer)"  # one hidden check

@@ -10,7 +10,7 @@ import venv
 
 import pytest
 
-from bpcourse.instructor import ExportError, export_student
+from bpcourse_instructor.course import ExportError, export_student
 from conftest import NEEDS_MNIST, REPO, SHARED_MNIST
 from nbrun import secret_lines, tree_lines
 
@@ -128,8 +128,19 @@ def test_export_installs_from_its_binder_files_and_runs(exported, tmp_path):
     # Binder's base image brings the kernel; here we add it (and a runner) to execute the notebooks.
     run(py, "-m", "pip", "install", "-q", "ipykernel", "nbclient", "nbformat")
     assert "bpcourse" in run(py, "-c", "import bpcourse, os; print(os.path.dirname(bpcourse.__file__))")
-    with pytest.raises(AssertionError):  # the instructor-only package is not there
-        run(py, "-c", "import grader_tests")
+    for absent in ("grader_tests", "bpcourse_instructor", "nbgrader", "dask"):  # no instructor half, no extras
+        with pytest.raises(AssertionError, match="ModuleNotFoundError"):
+            run(py, "-c", f"import {absent}")
+    # Every student module imports in this environment (a new one is picked up by the walk).
+    imported = run(py, "-c", "import importlib, pkgutil, bpcourse; names = [m.name for m in "
+                   "pkgutil.iter_modules(bpcourse.__path__)]; [importlib.import_module('bpcourse.' + n) for n in "
+                   "names]; print(' '.join(sorted(names)))").split()
+    assert {"data", "gradcheck", "graphplot", "widgets", "cli"} <= set(imported), imported
+    # The instructor's command says, in one line, that it is not for here.
+    graded = subprocess.run([env_dir / "bin" / "bpcourse", "grade", "01_computational_graphs"], cwd=exported,
+                            env=env, capture_output=True, text=True, timeout=60)
+    assert graded.returncode == 2 and graded.stdout == "", graded
+    assert len(graded.stderr.strip().splitlines()) == 1 and "instructor" in graded.stderr, graded.stderr
     report = json.loads(run(py, "-c", _RUN_NOTEBOOKS).strip().splitlines()[-1])
     assert set(report) == {p.name for p in (REPO / "course").iterdir() if p.is_dir()}
     for name, cells in report.items():

@@ -1,7 +1,7 @@
 """How a grading kernel is started: through a tiny launcher that caps, isolates and confines it before it execs.
 
 :class:`CappedKernelManager` is jupyter_client's kernel manager with its command wrapped by ``_LAUNCHER``, and
-a private temporary folder made for each kernel (removed by :func:`bpcourse.leftovers.after_notebook`).
+a private temporary folder made for each kernel (removed by :func:`bpcourse_instructor.leftovers.after_notebook`).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXP
 #   cores), transcripts asked of grader_tests, MNIST's folder, and HOME, TMPDIR and IPython's and matplotlib's
 #   settings in its private temporary folder (made and seeded by CappedKernelManager, removed by
 #   after_notebook);
-# - if asked, confined by bpcourse.confine: the disk, /proc (its own /proc/<pid> is the kernel's after exec),
+# - if asked, confined by bpcourse_instructor.confine: the disk, /proc (its own /proc/<pid> is the kernel's after exec),
 #   TCP (it may bind only the ports of its connection file) and signals, as far as the system's Landlock goes.
 #   It fails closed: no kernel rather than an unconfined one.
 _LAUNCHER = """\
@@ -63,7 +63,7 @@ env.update(cfg['env'])
 rules = cfg['rules']
 if rules:
     try:
-        from bpcourse.confine import apply, own_proc
+        from bpcourse_instructor.confine import apply, own_proc
         own = [cmd[i + 1] for i in range(len(cmd) - 1) if cmd[i] == '-f']  # the connection file
         ports = []
         for path in own:
@@ -95,7 +95,7 @@ def _matplotlib_seed() -> tuple[str, ...]:
 
 def _private_folder(parent: str | None) -> str:
     """A new temporary folder for one kernel (in ``parent``, else the system's), seeded with matplotlib's
-    settings and removed after the notebook (bpcourse.leftovers.SCRATCH)."""
+    settings and removed after the notebook (bpcourse_instructor.leftovers.SCRATCH)."""
     if parent:
         os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(dir=parent, prefix=f"kernel-{os.getpid()}-")
@@ -121,7 +121,7 @@ class CappedKernelManager(AsyncKernelManager):
 
     memory_cap = MEMORY_CAP
     stderr_log = ""
-    confinement = ""  # JSON rules for bpcourse.confine, or "" for none
+    confinement = ""  # JSON rules for bpcourse_instructor.confine, or "" for none
 
     def format_kernel_cmd(self, extra_arguments=None):
         cmd = super().format_kernel_cmd(extra_arguments)

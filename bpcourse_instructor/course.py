@@ -48,16 +48,34 @@ class ExportError(RuntimeError):
 # What students get. Everything else (solutions/, grader_tests/, tests/, gradebook.db ...) stays behind.
 STUDENT_TREE = ["course", "bpcourse", "binder", "LICENSE", "pyproject.toml"]
 BINDER_URL = "https://mybinder.org/v2/gh/{repo}/HEAD?urlpath=lab/tree/course/01_computational_graphs/01_computational_graphs.ipynb"
-_SECRET_MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS", "grader_tests")
+_SECRET_MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS", "grader_tests",
+                   "bpcourse_instructor")
 
 
 def _student_pyproject(path: Path) -> None:
-    """Drop the instructor-only package from the package list (the export has no such folder)."""
-    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-    kept = [line.replace(', "grader_tests*"', "") for line in lines if "grader_tests ships only" not in line]
-    if any("grader_tests" in line for line in kept):
-        raise ExportError("pyproject.toml names grader_tests in an unexpected place; update _student_pyproject")
-    path.write_text("".join(kept), encoding="utf-8")
+    """The student's pyproject.toml: the bpcourse package alone, no instructor or test extras (the export has
+    neither the instructor half nor the tests). Checked by parsing the result."""
+    import tomllib
+
+    lines, kept, skipping = path.read_text(encoding="utf-8").splitlines(keepends=True), [], False
+    for line in lines:
+        if line.startswith("# What an instructor needs"):
+            skipping = True  # the instructor and test extras, up to the end of the test list
+        elif skipping and line.startswith("]"):
+            skipping = False
+            continue
+        if skipping or "ship only in the instructor repository" in line:
+            continue
+        kept.append('include = ["bpcourse*"]\n' if line.startswith("include = [") else line)
+    text = "".join(kept)
+    meta = tomllib.loads(text)
+    if (meta["tool"]["setuptools"]["packages"]["find"]["include"] != ["bpcourse*"]
+            or set(meta["project"].get("optional-dependencies", {})) - {"course"}
+            or any(dep.startswith(("nbgrader", "nbclient", "dask")) for dep in meta["project"]["dependencies"])
+            or "grader_tests" in text or "bpcourse_instructor" in text):
+        raise ExportError("pyproject.toml changed shape: update _student_pyproject so the student's copy names "
+                          "only the bpcourse package")
+    path.write_text(text, encoding="utf-8")
 
 
 def export_student(root: Path, dest: Path, *, overwrite: bool = False, repo: str = "OWNER/REPO",

@@ -2,10 +2,10 @@
 
 A per-cell timeout, a kernel restarted after it dies (the cells above are replayed silently, so only the cell
 that killed it scores 0), every kind of output capped per cell, and the kernel started through a launcher that
-caps its address space and confines its view of the disk (:mod:`bpcourse.confine`) before it execs.
+caps its address space and confines its view of the disk (:mod:`bpcourse_instructor.confine`) before it execs.
 
-Output caps live in :mod:`bpcourse.outputs`; killing what a notebook leaves running and removing its kernels'
-temporary folders in :mod:`bpcourse.leftovers`.
+Output caps live in :mod:`bpcourse_instructor.outputs`; killing what a notebook leaves running and removing its kernels'
+temporary folders in :mod:`bpcourse_instructor.leftovers`.
 """
 
 from __future__ import annotations
@@ -162,7 +162,7 @@ class RobustExecute(Execute):
 
 
 def _private_copy(folder: str) -> str:
-    """A fresh folder holding the plain files of ``folder``, removed by bpcourse.leftovers.after_notebook."""
+    """A fresh folder holding the plain files of ``folder``, removed by bpcourse_instructor.leftovers.after_notebook."""
     from pathlib import Path
 
     from .staging import copy_plain

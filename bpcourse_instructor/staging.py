@@ -28,7 +28,7 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
-from .instructor import RELEASE
+from .course import RELEASE
 
 STAGED = os.path.join("build", "grading", "submitted")  # nbgrader's "submitted" step for this command
 MAX_NOTEBOOK = 50 * 1024 ** 2   # bytes: a course notebook with outputs is well under 5 MB

@@ -4,9 +4,9 @@ Grading itself stays nbgrader's: its ``Autograde`` converter (through ``NbGrader
 cells, runs the notebook, scores the graded cells and writes the gradebook, so ``nbgrader generate_feedback``
 and ``nbgrader export`` work on the result as usual. Around it, only for this command:
 
-* :mod:`bpcourse.staging` grades a sanitised copy of each submission (``submitted/`` is never modified);
-* :mod:`bpcourse.execute` runs it with a sturdier executor in a capped, confined kernel;
-* :mod:`bpcourse.judge` decides each graded test cell outside the kernel;
+* :mod:`bpcourse_instructor.staging` grades a sanitised copy of each submission (``submitted/`` is never modified);
+* :mod:`bpcourse_instructor.execute` runs it with a sturdier executor in a capped, confined kernel;
+* :mod:`bpcourse_instructor.judge` decides each graded test cell outside the kernel;
 * this module runs several submissions at once, with a progress bar and a summary.
 """
 
@@ -24,7 +24,7 @@ from pathlib import Path
 
 from .execute import RobustExecute
 from .inert import printable
-from .instructor import nbgrader_api
+from .course import nbgrader_api
 from .judge import LOG as JUDGE_LOG
 from .kernel import MEMORY_CAP, CappedKernelManager
 from .leftovers import adopt_orphans, after_notebook
@@ -154,12 +154,12 @@ def _load_grader_tests() -> None:
 def _fetch_data(root: Path, names: list[str]) -> None:
     """Fetch MNIST now if a notebook loads it: confined kernels read the data but never download or write it,
     so a missing file would fail every student's training cells. Raises Unreadable with the advice."""
-    from .instructor import RELEASE
+    from .course import RELEASE
 
     needs = [a for a in names if any("load_mnist(" in p.read_text(encoding="utf-8", errors="replace")
                                      for p in (Path(root) / RELEASE / a).glob("*.ipynb"))]
     if needs:
-        from .data import DataUnavailableError, fetch_mnist
+        from bpcourse.data import DataUnavailableError, fetch_mnist
         try:
             fetch_mnist()
         except DataUnavailableError as exc:
@@ -240,8 +240,8 @@ def grade(root: Path, assignment: str | list[str], students: list[str] | None = 
             gb.update_or_create_submission(a, s)
 
     if ready:
-        # Notebooks are graded in worker processes (bpcourse.workers): after each notebook a worker kills every
-        # process below it (bpcourse.leftovers.adopt_orphans), which must never touch the caller's own children,
+        # Notebooks are graded in worker processes (bpcourse_instructor.workers): after each notebook a worker kills every
+        # process below it (bpcourse_instructor.leftovers.adopt_orphans), which must never touch the caller's own children,
         # and a worker that dies costs only its notebook. Workers are forked, so they inherit the imports
         # already paid for here (nbformat alone takes ~1.5 s); nothing that must not be forked exists yet: no
         # kernel, no zmq context, the gradebook's engine is disposed, and the progress bar has no monitor thread.

@@ -4,7 +4,7 @@ A graded notebook is opened by people who did not write it: the instructor in th
 Jupyter origin, where a script can act as them) and, through the feedback HTML, the student. So the graded
 notebook keeps of each output only text and pictures (PNG, JPEG, GIF); HTML, JavaScript, SVG, Markdown, LaTeX
 and widget views are replaced by a line saying so, and widget state is dropped from the notebook's metadata.
-Markdown and raw cells a student wrote are made inert when the hand-in is staged (:func:`bpcourse.staging.
+Markdown and raw cells a student wrote are made inert when the hand-in is staged (:func:`bpcourse_instructor.staging.
 inert_cells`), since nbgrader's feedback and formgrader templates render Markdown unsanitised; and
 ``nbgrader_config.py`` turns on nbconvert's own HTML sanitiser too. Text meant for a terminal is cleaned by
 :func:`printable`.

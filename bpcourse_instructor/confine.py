@@ -199,11 +199,13 @@ def kernel_paths(course_root: str) -> tuple[list[str], list[str], list[str]]:
     import bpcourse
     import grader_tests
 
+    import bpcourse_instructor
+
     read = list(SYSTEM) + list(PROC)
     read += {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
     read += [p for p in sysconfig.get_paths().values()]
     read += [*site.getsitepackages(), site.getusersitepackages()]
-    read += [*bpcourse.__path__, *grader_tests.__path__]
+    read += [*bpcourse.__path__, *bpcourse_instructor.__path__, *grader_tests.__path__]
     read.append(os.path.dirname(os.path.realpath(sys.executable)))
     try:  # the kernel's own interpreter, if the python3 kernelspec names another installation
         import shutil
@@ -220,8 +222,8 @@ def kernel_paths(course_root: str) -> tuple[list[str], list[str], list[str]]:
     read += DEVICES
     write = ["/dev/null"]
     # matplotlib's font list and MNIST are read, never written: each kernel gets its own matplotlib folder
-    # (MPLCONFIGDIR in its temporary folder, seeded with the grader's font list by bpcourse.kernel), and
-    # MNIST is read from BPCOURSE_DATA_DIR or the per-user cache (filled beforehand, not by a kernel).
+    # (MPLCONFIGDIR in its temporary folder, seeded with the grader's font list by bpcourse_instructor.kernel),
+    # and MNIST is read from BPCOURSE_DATA_DIR or the per-user cache (filled beforehand, not by a kernel).
     read.append(mnist_dir())
     root = os.path.realpath(course_root)
 
@@ -239,5 +241,5 @@ def mnist_dir() -> str:
     data = os.environ.get("BPCOURSE_DATA_DIR")
     if data:
         return data
-    from .data import default_cache_dir
+    from bpcourse.data import default_cache_dir
     return str(default_cache_dir())

@@ -1,0 +1,103 @@
+"""The ``bpcourse`` command: course maintenance for instructors (run from the repository root)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+
+def _release(args) -> int:
+    from .course import assignments, release
+
+    root = Path(args.root)
+    if not (root / "solutions").is_dir():
+        print(f"bpcourse release: no solutions/ folder in {root.resolve()}; run it from the course repository",
+              file=sys.stderr)
+        return 2
+    names = args.assignment or assignments(root)
+    for name in names:
+        print(f"releasing {name} -> course/{name}/")
+        release(root, [name])
+    return 0
+
+
+def _export_student(args) -> int:
+    from .course import ExportError, export_student
+
+    try:
+        written = export_student(Path(args.root), Path(args.dest), overwrite=args.overwrite, repo=args.repo,
+                                 names=args.assignment)
+    except ExportError as exc:
+        print(f"bpcourse export-student: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {len(written)} files to {Path(args.dest).resolve()} (no solutions, no hidden tests)")
+    return 0
+
+
+WORKERS = min((os.cpu_count() or 1) + 1, 9)  # as bpcourse_instructor.grading.WORKERS, without importing nbgrader here
+
+
+def _grade(args) -> int:
+    from .grading import Unreadable, grade, summary
+
+    root = Path(args.root)
+    if not (root / "nbgrader_config.py").is_file():
+        print(f"bpcourse grade: no nbgrader_config.py in {root.resolve()}; run it from the course repository",
+              file=sys.stderr)
+        return 2
+    try:
+        outcomes = grade(root, args.assignment, args.student, workers=args.workers, timeout=args.timeout,
+                         notebook_timeout=args.notebook_timeout,
+                         memory_cap=int(args.memory_gb * 1024 ** 3) if args.memory_gb > 0 else 0,
+                         confine=not args.no_confine)
+    except Unreadable as exc:
+        print(f"bpcourse grade: {exc}", file=sys.stderr)
+        return 2
+    if not outcomes:
+        names = " or ".join(args.assignment)
+        print(f"bpcourse grade: nobody handed in {names} (expected submitted/<student>/<assignment>/"
+              "<assignment>.ipynb)", file=sys.stderr)
+        return 1
+    print(summary(outcomes))
+    return 1 if any(o.problem for o in outcomes) else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bpcourse", description=__doc__)
+    parser.add_argument("--root", default=".", help="the course repository (default: the current folder)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    rel = sub.add_parser("release", help="regenerate course/ from solutions/ with nbgrader")
+    rel.add_argument("assignment", nargs="*", help="assignment names (default: all)")
+    rel.set_defaults(run=_release)
+    exp = sub.add_parser("export-student", help="write the student-facing tree (no answers) to DEST")
+    exp.add_argument("dest", metavar="DEST", help="an empty folder, or a clone of the public student repository")
+    exp.add_argument("--overwrite", action="store_true", help="replace what DEST holds (its .git is kept)")
+    exp.add_argument("--repo", default="OWNER/REPO", help="GitHub owner/name of the public repository, for the "
+                     "Binder badge (default: a placeholder)")
+    exp.add_argument("--assignment", action="append", metavar="NAME",
+                     help="export only these released assignments (repeat; default: all)")
+    exp.set_defaults(run=_export_student)
+    grd = sub.add_parser("grade", help="autograde assignments with nbgrader, robust to broken submissions")
+    grd.add_argument("assignment", metavar="ASSIGNMENT", nargs="+",
+                     help="one or more assignments (several share the workers)")
+    grd.add_argument("--student", action="append", metavar="ID",
+                     help="grade only this student (repeat; default: everyone in submitted/)")
+    grd.add_argument("--workers", type=int, default=WORKERS,
+                     help=f"submissions graded at once (default: one more than the cores, here {WORKERS})")
+    grd.add_argument("--timeout", type=int, default=30, help="seconds a cell may run before it is stopped "
+                     "and scores 0 (default: 30)")
+    grd.add_argument("--notebook-timeout", type=int, default=120, help="seconds a whole notebook may take, "
+                     "kernel restarts and replays included; cells still to run then score 0 (default: 120)")
+    grd.add_argument("--memory-gb", type=float, default=2.0, help="address-space cap of each grading kernel "
+                     "in GB; 0 for none (default: 2)")
+    grd.add_argument("--no-confine", action="store_true", help="don't confine the grading kernels' view of the "
+                     "disk with Landlock (only for systems where confinement fails; grade in a container then)")
+    grd.set_defaults(run=_grade)
+    args = parser.parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
