@@ -51,7 +51,7 @@ def _grade(args) -> int:
         outcomes = grade(root, args.assignment, args.student, workers=args.workers, timeout=args.timeout,
                          notebook_timeout=args.notebook_timeout,
                          memory_cap=int(args.memory_gb * 1024 ** 3) if args.memory_gb > 0 else 0,
-                         confine=not args.no_confine)
+                         confine=not args.no_confine, fork=not args.exec_kernels, cluster=args.cluster)
     except Unreadable as exc:
         print(f"bpcourse grade: {exc}", file=sys.stderr)
         return 2
@@ -94,6 +94,10 @@ def main(argv: list[str] | None = None) -> int:
                      "in GB; 0 for none (default: 2)")
     grd.add_argument("--no-confine", action="store_true", help="don't confine the grading kernels' view of the "
                      "disk with Landlock (only for systems where confinement fails; grade in a container then)")
+    grd.add_argument("--cluster", metavar="ADDRESS", help="run the notebooks on the workers of this Dask "
+                     "scheduler (e.g. tcp://127.0.0.1:8786); this process still writes the gradebook")
+    grd.add_argument("--exec-kernels", action="store_true", help="start every kernel as a new Python (slower) "
+                     "instead of forking it from a warm, never-used parent")
     grd.set_defaults(run=_grade)
     args = parser.parse_args(argv)
     return args.run(args)

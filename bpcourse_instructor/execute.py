@@ -30,6 +30,7 @@ class RobustExecute(Execute):
 
     max_restarts = 8  # a notebook whose every cell kills the kernel is not replayed forever
     notebook_timeout = 0  # seconds for the whole notebook, restarts and replays included (0: no limit)
+    work_base = ""        # where the private copies go (default: build/grading/work under the current folder)
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("kernel_manager_class", CappedKernelManager)
@@ -48,7 +49,7 @@ class RobustExecute(Execute):
         meta = (resources or {}).setdefault("metadata", {})
         folder = meta.get("path")
         if folder:
-            meta["path"] = _private_copy(folder)
+            meta["path"] = _private_copy(folder, self.work_base)
         try:
             return super().preprocess(nb, resources, km)
         finally:
@@ -161,13 +162,13 @@ class RobustExecute(Execute):
         return sum(map(len, getattr(self, "_display_id_map", {}).get(display_id, {}).values()))
 
 
-def _private_copy(folder: str) -> str:
+def _private_copy(folder: str, base: str = "") -> str:
     """A fresh folder holding the plain files of ``folder``, removed by bpcourse_instructor.leftovers.after_notebook."""
     from pathlib import Path
 
     from .staging import copy_plain
 
-    base = os.path.join(os.getcwd(), "build", "grading", "work")
+    base = base or os.path.join(os.getcwd(), "build", "grading", "work")
     os.makedirs(base, exist_ok=True)
     work = tempfile.mkdtemp(dir=base, prefix=f"notebook-{os.getpid()}-")
     WORK.append(work)

@@ -40,7 +40,8 @@ WORKERS = min((os.cpu_count() or 1) + 1, 9)
 
 # ---------------------------------------------------------------- running nbgrader
 
-def _api(root: Path, timeout: int, memory_cap: int, confinement: str = "", notebook_timeout: int = 0):
+def _api(root: Path, timeout: int, memory_cap: int, confinement: str = "", notebook_timeout: int = 0,
+         fork: bool = True, remote: bool = False):
     from nbconvert.preprocessors import ClearMetadataPreprocessor
     from nbgrader.preprocessors import (
         AssignLatePenalties,
@@ -56,34 +57,45 @@ def _api(root: Path, timeout: int, memory_cap: int, confinement: str = "", noteb
     RobustExecute.notebook_timeout = notebook_timeout
     CappedKernelManager.memory_cap = memory_cap
     CappedKernelManager.confinement = confinement
+    CappedKernelManager.fork = fork
     CappedKernelManager.stderr_log = str(Path(root).resolve() / "build" / "grading" / "kernels.log")
     db = Path(root).resolve() / "gradebook.db"
+    if remote:  # run, judge and make inert on a Dask worker (bpcourse_instructor.cluster), the rest here
+        from .cluster import OnCluster
+        running = [OnCluster]
+    else:
+        running = [RobustExecute, JudgeHiddenTests, InertOutputs]
     return nbgrader_api(root, CourseDirectory={
         "submitted_directory": STAGED,
         # Workers write to the same SQLite file: wait for a lock instead of failing at once.
         "db_url": f"sqlite:///{db}?timeout=120",
     }, Execute={"timeout": timeout}, Autograde={"autograde_preprocessors": [
-        RobustExecute, JudgeHiddenTests, InertOutputs, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
-        SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]})
+        *running, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades, AssignLatePenalties,
+        CheckCellMetadata]})
 
 
 _WORKER_API = None
 
 
-def _init_worker(root: str, timeout: int, memory_cap: int, confinement: str, notebook_timeout: int) -> None:
+def _init_worker(root: str, timeout: int, memory_cap: int, confinement: str, notebook_timeout: int,
+                 fork: bool = True) -> None:
     """Set up a grading process: a process of its own, which adopts whatever its kernels leave behind."""
     global _WORKER_API
     os.chdir(root)
     adopt_orphans()
-    _WORKER_API = _api(Path(root), timeout, memory_cap, confinement, notebook_timeout)
+    _WORKER_API = _api(Path(root), timeout, memory_cap, confinement, notebook_timeout, fork)
 
 
 def _grade_one(assignment: str, student: str) -> tuple[bool, str]:
+    try:
+        return _autograde(_WORKER_API, assignment, student)
+    finally:
+        after_notebook()  # nothing the notebook started runs on, nothing it wrote outside its folder stays
+
+
+def _autograde(api, assignment: str, student: str) -> tuple[bool, str]:
     for attempt in range(3):
-        try:
-            result = _WORKER_API.autograde(assignment, student, force=True, create=True)
-        finally:
-            after_notebook()  # nothing the notebook started runs on, nothing it wrote outside its folder stays
+        result = api.autograde(assignment, student, force=True, create=True)
         if result["success"]:
             return True, ""
         text = f"{result.get('log', '')}\n{result.get('error', '')}"
@@ -151,9 +163,10 @@ def _load_grader_tests() -> None:
         importlib.import_module(f"grader_tests.{info.name}")
 
 
-def _fetch_data(root: Path, names: list[str]) -> None:
+def _fetch_data(root: Path, names: list[str]) -> bool:
     """Fetch MNIST now if a notebook loads it: confined kernels read the data but never download or write it,
-    so a missing file would fail every student's training cells. Raises Unreadable with the advice."""
+    so a missing file would fail every student's training cells. Raises Unreadable with the advice; returns
+    whether any notebook needs it."""
     from .course import RELEASE
 
     needs = [a for a in names if any("load_mnist(" in p.read_text(encoding="utf-8", errors="replace")
@@ -165,6 +178,7 @@ def _fetch_data(root: Path, names: list[str]) -> None:
         except DataUnavailableError as exc:
             raise Unreadable(f"{', '.join(needs)} loads MNIST, which the grader must have before grading "
                              f"starts: {exc}") from None
+    return bool(needs)
 
 
 def _forget(gb, root: Path, assignment: str, student: str) -> str:
@@ -193,9 +207,11 @@ def students_of(root: Path, assignment: str) -> list[str]:
 def grade(root: Path, assignment: str | list[str], students: list[str] | None = None, *,
           workers: int = WORKERS, timeout: int = TIMEOUT, memory_cap: int = MEMORY_CAP, progress: bool = True,
           notebook_timeout: int = NOTEBOOK_TIMEOUT,
-          export: str | None = "grades.csv", confine: bool = True) -> list[Outcome]:
+          export: str | None = "grades.csv", confine: bool = True, fork: bool = True,
+          cluster: str | None = None) -> list[Outcome]:
     """Grade one assignment (or several, sharing the workers) for ``students`` (default: everyone who handed
-    it in); returns one Outcome per assignment and student, in that order."""
+    it in); returns one Outcome per assignment and student, in that order. ``cluster``: the address of a Dask
+    scheduler whose workers run the notebooks (bpcourse_instructor.cluster); else local worker processes."""
     from nbgrader.api import Gradebook, MissingEntry
     from tqdm import tqdm
 
@@ -221,7 +237,11 @@ def grade(root: Path, assignment: str | list[str], students: list[str] | None = 
             except MissingEntry:
                 raise Unreadable(f"{a} is not in the gradebook: run `bpcourse release {a}` "
                                  "(or nbgrader generate_assignment) first") from None
-    _fetch_data(root, names)
+    needs_mnist = _fetch_data(root, names)
+    client = None
+    if cluster:  # before anything is staged: an unreachable or unfit cluster stops the run with the reason
+        from .cluster import connect
+        client, confined = connect(cluster, needs_mnist, confine)
     outcomes = {(a, s): Outcome(a, s, confined=confined) for a in names for s in (students or students_of(root, a))}
     ready = []
     for key, o in outcomes.items():
@@ -239,10 +259,29 @@ def grade(root: Path, assignment: str | list[str], students: list[str] | None = 
             gb.update_or_create_student(s)
             gb.update_or_create_submission(a, s)
 
-    if ready:
-        # Notebooks are graded in worker processes (bpcourse_instructor.workers): after each notebook a worker kills every
-        # process below it (bpcourse_instructor.leftovers.adopt_orphans), which must never touch the caller's own children,
-        # and a worker that dies costs only its notebook. Workers are forked, so they inherit the imports
+    if ready and client is not None:
+        from .cluster import run_on
+
+        tqdm.monitor_interval = 0
+        bar = tqdm(total=len(ready), desc=f"grading {', '.join(names)} on {cluster}", unit="notebook",
+                   disable=not progress)
+
+        def finished(key, ok, why):
+            outcomes[key].problem = "" if ok else why
+            bar.update()
+
+        try:
+            run_on(client, ready, functools.partial(_api, root, timeout, memory_cap, "", notebook_timeout, fork,
+                                                    remote=True), _autograde, finished,
+                   {"memory_cap": memory_cap, "notebook_timeout": notebook_timeout, "confine": confine,
+                    "fork": fork}, root)
+        finally:
+            bar.close()
+            client.close()
+    elif ready:
+        # Notebooks are graded in worker processes (bpcourse_instructor.workers): after each notebook a worker
+        # kills every process below it (leftovers.adopt_orphans), which must never touch the caller's own
+        # children, and a worker that dies costs only its notebook. Workers are forked, so they inherit the imports
         # already paid for here (nbformat alone takes ~1.5 s); nothing that must not be forked exists yet: no
         # kernel, no zmq context, the gradebook's engine is disposed, and the progress bar has no monitor thread.
         from .workers import run
@@ -255,7 +294,7 @@ def grade(root: Path, assignment: str | list[str], students: list[str] | None = 
             bar.update()
 
         run(ready, _grade_one, setup=functools.partial(_init_worker, str(root), timeout, memory_cap, rules,
-                                                       notebook_timeout),
+                                                       notebook_timeout, fork),
             workers=min(workers, len(ready)), on_done=done)
         bar.close()
 

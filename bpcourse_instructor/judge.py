@@ -92,16 +92,15 @@ class JudgeHiddenTests(Preprocessor):
 
     enabled = True
 
+    def __init__(self, *args, log: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._log, self.overruled = log, []  # overruled: (grade_id, message) of the last notebook
+
     def preprocess(self, nb, resources):
-        self._overruled = []
+        self.overruled = []
         nb, resources = super().preprocess(nb, resources)
-        if self._overruled:
-            info = resources.get("nbgrader", {})
-            os.makedirs(os.path.dirname(LOG), exist_ok=True)
-            with open(LOG, "a", encoding="utf-8") as log:
-                for gid, message in self._overruled:
-                    log.write(json.dumps({"assignment": info.get("assignment"), "student": info.get("student"),
-                                          "cell": gid, "message": message[:300]}) + "\n")
+        if self._log:
+            log_overruled(resources.get("nbgrader", {}), self.overruled)
         return nb, resources
 
     def preprocess_cell(self, cell, resources, index):
@@ -114,9 +113,20 @@ class JudgeHiddenTests(Preprocessor):
             passed_in_kernel = not any(o.get("output_type") == "error" for o in cell.get("outputs", []))
             if message is not None and passed_in_kernel:
                 cell.outputs.insert(0, error_output("Failure", message))
-                self._overruled.append((meta.get("grade_id", "?"), message))
+                self.overruled.append((meta.get("grade_id", "?"), message))
         cell.outputs = [o for o in cell.get("outputs", []) if _replay_payload(o) is None]
         return cell, resources
+
+
+def log_overruled(info: dict, rows) -> None:
+    """Add the cells the judge overruled in one notebook to LOG (read for the summary)."""
+    if not rows:
+        return
+    os.makedirs(os.path.dirname(LOG), exist_ok=True)
+    with open(LOG, "a", encoding="utf-8") as log:
+        for gid, message in rows:
+            log.write(json.dumps({"assignment": info.get("assignment"), "student": info.get("student"),
+                                  "cell": gid, "message": message[:300]}) + "\n")
 
 
 def inert_results(cell) -> None:

@@ -1,7 +1,9 @@
-"""How a grading kernel is started: through a tiny launcher that caps, isolates and confines it before it execs.
+"""How a grading kernel is started: capped, isolated and confined before it runs (:mod:`.launch`).
 
-:class:`CappedKernelManager` is jupyter_client's kernel manager with its command wrapped by ``_LAUNCHER``, and
-a private temporary folder made for each kernel (removed by :func:`bpcourse_instructor.leftovers.after_notebook`).
+:class:`CappedKernelManager` is jupyter_client's kernel manager with its command wrapped by the launcher, and a
+private temporary folder made for each kernel (removed by :func:`bpcourse_instructor.leftovers.after_notebook`).
+Where it can, it forks the kernel from this worker's warm fork server (:mod:`.forkserver`) instead of
+exec'ing the launcher: the same steps, without paying Python's and ipykernel's start-up per notebook.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import tempfile
 
 from jupyter_client.manager import AsyncKernelManager
 
+from . import forkserver, leftovers
+from .launch import LAUNCHER, environment
 from .leftovers import SCRATCH
 
 MEMORY_CAP = 2 * 1024 ** 3   # bytes of address space per grading kernel (RLIMIT_AS)
@@ -32,53 +36,6 @@ KEEP_ENV = ("PATH", "LANG", "LANGUAGE", "TZ", "PYTHONPATH", "PYTHONHOME", "PYTHO
 KEEP_PREFIXES = ("LC_",)
 THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 
-# Runs before the kernel, and passes on to it (through exec) only what follows:
-# - its address space capped (RLIMIT_AS), and the size of any file it writes (RLIMIT_FSIZE: the kernel log,
-#   which all kernels of a run share, cannot fill the disk either; Python ignores SIGXFSZ, so a write fails);
-# - no file of the grader's: stdin is /dev/null, stdout and stderr go to the kernel log (start-up notices,
-#   C-level crashes, anything written to fd 1 or 2), every other descriptor is closed, and it leads a session
-#   of its own, so it has no controlling terminal: nothing it prints reaches the terminal grading runs in;
-# - an environment of KEEP_ENV only, plus one BLAS thread (parallel workers must not oversubscribe the
-#   cores), transcripts asked of grader_tests, MNIST's folder, and HOME, TMPDIR and IPython's and matplotlib's
-#   settings in its private temporary folder (made and seeded by CappedKernelManager, removed by
-#   after_notebook);
-# - if asked, confined by bpcourse_instructor.confine: the disk, /proc (its own /proc/<pid> is the kernel's after exec),
-#   TCP (it may bind only the ports of its connection file) and signals, as far as the system's Landlock goes.
-#   It fails closed: no kernel rather than an unconfined one.
-_LAUNCHER = """\
-import json, os, resource, sys
-cfg, cmd = json.loads(sys.argv[1]), sys.argv[2:]
-if cfg['cap'] > 0:
-    resource.setrlimit(resource.RLIMIT_AS, (cfg['cap'], cfg['cap']))
-resource.setrlimit(resource.RLIMIT_FSIZE, (cfg['fsize'], cfg['fsize']))
-null = os.open(os.devnull, os.O_RDWR)
-out = os.open(cfg['log'], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644) if cfg['log'] else null
-for fd, to in ((0, null), (1, out), (2, out)):
-    os.dup2(to, fd)
-os.closerange(3, 1 << 20)
-if os.getsid(0) != os.getpid():
-    os.setsid()
-env = {k: v for k, v in os.environ.items() if k in cfg['keep'] or k.startswith(tuple(cfg['prefixes']))}
-env.update(cfg['env'])
-rules = cfg['rules']
-if rules:
-    try:
-        from bpcourse_instructor.confine import apply, own_proc
-        own = [cmd[i + 1] for i in range(len(cmd) - 1) if cmd[i] == '-f']  # the connection file
-        ports = []
-        for path in own:
-            with open(path) as f:
-                info = json.load(f)
-            if info.get('transport', 'tcp') == 'tcp':
-                ports += [int(info[k]) for k in ('shell_port', 'iopub_port', 'stdin_port', 'control_port',
-                                                 'hb_port')]
-        apply(rules['read'] + own + own_proc(os.getpid()), rules['write'] + [os.getcwd(), cfg['tmp']], ports)
-    except (OSError, ValueError, KeyError) as exc:  # fail closed: no kernel rather than an unconfined one
-        sys.exit(f'bpcourse grade: could not confine the kernel ({exc!r}); use --no-confine to grade anyway')
-os.execvpe(cmd[0], cmd, env)
-"""
-
-
 @functools.lru_cache(maxsize=1)
 def _matplotlib_seed() -> tuple[str, ...]:
     """This Python's matplotlib font list (built now if missing) and the user's matplotlibrc: copied into
@@ -93,13 +50,14 @@ def _matplotlib_seed() -> tuple[str, ...]:
     return tuple(files + ([rc] if os.path.isfile(rc) else []))
 
 
-def _private_folder(parent: str | None) -> str:
+def _private_folder(parent: str | None, keep: bool = False) -> str:
     """A new temporary folder for one kernel (in ``parent``, else the system's), seeded with matplotlib's
     settings and removed after the notebook (bpcourse_instructor.leftovers.SCRATCH)."""
     if parent:
         os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(dir=parent, prefix=f"kernel-{os.getpid()}-")
-    SCRATCH.append(tmp)
+    if not keep:
+        SCRATCH.append(tmp)
     os.mkdir(os.path.join(tmp, "matplotlib"))
     for path in _matplotlib_seed():
         shutil.copy(path, os.path.join(tmp, "matplotlib"))
@@ -121,6 +79,17 @@ class CappedKernelManager(AsyncKernelManager):
 
     memory_cap = MEMORY_CAP
     stderr_log = ""
+    fork = True  # fork kernels from the worker's fork server where possible (False: always exec them)
+    # Kernels talk over Unix sockets in a private folder of their own: no TCP port is chosen by one process and
+    # bound later by another (two workers could pick the same one), and a kernel needs no TCP at all.
+    ipc = True
+
+    async def _async_pre_start_kernel(self, **kw):
+        if self.ipc and os.name == "posix" and self.transport == "tcp":
+            folder = tempfile.mkdtemp(prefix="bpk-")  # short: a socket's path is limited to about 100 bytes
+            SCRATCH.append(folder)
+            self.transport, self.ip = "ipc", os.path.join(folder, "k")
+        return await super()._async_pre_start_kernel(**kw)
     confinement = ""  # JSON rules for bpcourse_instructor.confine, or "" for none
 
     def format_kernel_cmd(self, extra_arguments=None):
@@ -128,5 +97,53 @@ class CappedKernelManager(AsyncKernelManager):
         rules = json.loads(self.confinement) if self.confinement else None
         tmp = _private_folder(rules["tmp"] if rules else None)
         cfg = {"cap": int(self.memory_cap), "fsize": FILE_CAP, "log": self.stderr_log, "tmp": tmp,
-               "rules": rules, "keep": list(KEEP_ENV), "prefixes": list(KEEP_PREFIXES), "env": _settings(tmp)}
-        return [sys.executable, "-c", _LAUNCHER, json.dumps(cfg), *cmd]
+               "rules": rules, "keep": list(KEEP_ENV), "prefixes": list(KEEP_PREFIXES), "env": _settings(tmp),
+               "sockets": os.path.dirname(self.ip) if self.transport == "ipc" else ""}
+        # -P: the launcher runs in the student's folder, which must not shadow bpcourse_instructor.launch
+        return [sys.executable, "-P", "-c", LAUNCHER, json.dumps(cfg), *cmd]
+
+    async def _async_launch_kernel(self, kernel_cmd, **kw):
+        server = _fork_server(self.stderr_log) if self.fork else None
+        wrapped = kernel_cmd[:4] == [sys.executable, "-P", "-c", LAUNCHER]
+        cmd = kernel_cmd[5:]
+        if server is None or not wrapped or not _forkable(cmd):
+            return await super()._async_launch_kernel(kernel_cmd, **kw)
+        cfg = json.loads(kernel_cmd[4])
+        env = environment(kw.get("env") or dict(os.environ), cfg)
+        env["JPY_PARENT_PID"] = str(os.getpid())  # as jupyter_client's launcher sets it: the kernel ends with us
+        pid = server.spawn(cfg, cmd, str(kw.get("cwd") or os.getcwd()), env)
+        p = self.provisioner
+        p.process, p.pid, p.pgid, p.cwd = forkserver.ForkedKernel(pid), pid, pid, kw.get("cwd")
+        self._reconcile_connection_info(p.connection_info)
+
+
+def _forkable(cmd: list[str]) -> bool:
+    """Whether ``cmd`` starts this Python's own ipykernel, which the fork server has loaded."""
+    exe = shutil.which(cmd[0]) if cmd else None
+    return bool(exe) and os.path.realpath(exe) == os.path.realpath(sys.executable) and \
+        cmd[1:3] == ["-m", "ipykernel_launcher"]
+
+
+_SERVER: list = []  # this worker's fork server, once started; [None] if it could not start
+
+
+def _fork_server(log: str):
+    """This worker's fork server, started on first use; None where kernels must be exec'd: not Linux, not a
+    child subreaper (forked kernels would not be this process's children), or the server failed."""
+    if _SERVER and (_SERVER[0] is None or _SERVER[0].alive()):
+        return _SERVER[0]
+    _SERVER.clear()
+    server = None
+    if sys.platform.startswith("linux") and leftovers.adopting():
+        home = _private_folder(None, keep=True)
+        env = environment(dict(os.environ), {"keep": KEEP_ENV, "prefixes": KEEP_PREFIXES, "env": _settings(home)})
+        # What ipykernel would set in a kernel before matplotlib is imported: the server imports it first.
+        env.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+        try:
+            server = forkserver.ForkServer(env, log)
+        except OSError:
+            server = None
+        else:
+            leftovers.SPARED.add(server.pid)
+    _SERVER.append(server)
+    return server

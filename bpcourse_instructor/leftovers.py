@@ -19,6 +19,7 @@ import time
 
 _PR_SET_CHILD_SUBREAPER = 36
 _adopting = False   # True once this process is a child subreaper: everything below it was started by grading
+SPARED: set[int] = set()  # processes below this one that grading itself keeps (the fork server), and their own
 
 
 def adopt_orphans() -> bool:
@@ -31,6 +32,11 @@ def adopt_orphans() -> bool:
             _adopting = ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
         except (OSError, AttributeError):
             _adopting = False
+    return _adopting
+
+
+def adopting() -> bool:
+    """Whether this process adopts its orphans (see :func:`adopt_orphans`)."""
     return _adopting
 
 
@@ -51,7 +57,8 @@ def _process_tree() -> dict[int, int]:
 def _below(pid: int, parents: dict[int, int]) -> list[int]:
     children: dict[int, list[int]] = {}
     for child, parent in parents.items():
-        children.setdefault(parent, []).append(child)
+        if child not in SPARED:
+            children.setdefault(parent, []).append(child)
     found, todo = [], list(children.get(pid, []))
     while todo:
         p = todo.pop()

@@ -53,3 +53,14 @@ def trial(tmp_path_factory):
     from test_grading_trust import run_trial
 
     return run_trial(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def dask_cluster(tmp_path_factory):
+    """A Dask scheduler and two workers on 127.0.0.1 (tests/daskrun.py), stopped after the session."""
+    pytest.importorskip("distributed")
+    from daskrun import LocalCluster
+
+    cluster = LocalCluster(tmp_path_factory.mktemp("dask"))
+    yield cluster
+    cluster.stop()

@@ -204,7 +204,7 @@ def _answers() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory):
+def graded(tmp_path_factory, dask_cluster):
     from bpcourse_instructor.grading import grade
     from bpcourse_instructor.course import release
 
@@ -226,9 +226,11 @@ def graded(tmp_path_factory):
     cwd = os.getcwd()
     try:
         os.chdir(root)
+        # Graded twice: locally, then again with every notebook run on a Dask cluster (bpcourse grade --cluster).
         first, again = ({(o.assignment, o.student): o
-                         for o in grade(root, [NAME, NB04], workers=2, timeout=TIMEOUT, progress=False)}
-                        for _ in range(2))
+                         for o in grade(root, [NAME, NB04], workers=2, timeout=TIMEOUT, progress=False,
+                                        cluster=address)}
+                        for address in (None, dask_cluster.address))
     finally:
         os.chdir(cwd)
     after = {p: p.read_bytes() for p in (root / "submitted").rglob("*.ipynb")}
@@ -370,7 +372,7 @@ def test_failures_name_their_cause_in_the_graded_notebook(graded):
 
 
 @pytest.mark.slow
-def test_regrading_gives_the_same_scores(graded):
+def test_regrading_on_a_cluster_gives_the_same_outcomes(graded):
     _, _, first, again, _ = graded
     assert {s: o.cells for s, o in first.items()} == {s: o.cells for s, o in again.items()}
     assert {s: o.problem for s, o in first.items()} == {s: o.problem for s, o in again.items()}
