@@ -26,17 +26,19 @@ def _release(args) -> int:
 def _export_student(args) -> int:
     from .course import ExportError, export_student
 
+    print("releasing solutions/ afresh with nbgrader to export it (course/ must equal that release) ...", flush=True)
     try:
         written = export_student(Path(args.root), Path(args.dest), overwrite=args.overwrite, repo=args.repo,
                                  names=args.assignment)
     except ExportError as exc:
         print(f"bpcourse export-student: {exc}", file=sys.stderr)
         return 2
-    print(f"wrote {len(written)} files to {Path(args.dest).resolve()} (no solutions, no hidden tests)")
+    print(f"wrote {len(written)} files to {Path(args.dest).resolve()}: a fresh release of solutions/, checked line "
+          "by line (no solution or hidden-test line, no outputs)")
     return 0
 
 
-WORKERS = min((os.cpu_count() or 1) + 1, 9)  # as bpcourse_instructor.grading.WORKERS, without importing nbgrader here
+WORKERS = min(2 * (os.cpu_count() or 1) + 1, 17)  # as grading.WORKERS, without importing nbgrader here
 
 
 def _grade(args) -> int:
@@ -85,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     grd.add_argument("--student", action="append", metavar="ID",
                      help="grade only this student (repeat; default: everyone in submitted/)")
     grd.add_argument("--workers", type=int, default=WORKERS,
-                     help=f"submissions graded at once (default: one more than the cores, here {WORKERS})")
+                     help=f"submissions graded at once (default: twice the cores and one more, here {WORKERS})")
     grd.add_argument("--timeout", type=int, default=30, help="seconds a cell may run before it is stopped "
                      "and scores 0 (default: 30)")
     grd.add_argument("--notebook-timeout", type=int, default=120, help="seconds a whole notebook may take, "

@@ -130,7 +130,7 @@ class OnCluster(Preprocessor):
 
     enabled = True
     client = None       # a distributed.Client, set by the coordinator
-    limits: dict = {}
+    limits: dict = {}  # noqa: RUF012 - set once per run by the coordinator, read by every thread
     version = ""
     wait = 3600         # seconds to wait for one notebook, queueing included
 

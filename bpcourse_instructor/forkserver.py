@@ -24,8 +24,9 @@ import time
 
 # What the server imports once. Not ipywidgets or matplotlib's inline backend: they hook into the IPython
 # shell when imported, which exists only in the kernel.
-PRELOAD = ("ipykernel.kernelapp", "numpy", "matplotlib", "matplotlib.pyplot", "bpcourse.data",
-           "bpcourse.gradcheck", "bpcourse.graphplot", "bpcourse_instructor.confine", "grader_tests")
+PRELOAD = ("ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell", "ipykernel.debugger", "psutil",
+           "IPython.core.completer", "IPython.core.oinspect", "numpy", "matplotlib", "matplotlib.pyplot",
+           "bpcourse.data", "bpcourse.gradcheck", "bpcourse.graphplot", "bpcourse_instructor.confine", "grader_tests")
 _SERVE = "import sys; from bpcourse_instructor.forkserver import serve; serve(int(sys.argv[1]))"
 
 
