@@ -15,10 +15,45 @@ from conftest import NEEDS_MNIST, REPO, SHARED_MNIST
 from nbrun import secret_lines, tree_lines
 
 
+# The parts of the repository export_student reads, for scratch copies a test may dirty.
+EXPORT_READS = ["course", "bpcourse", "binder", "LICENSE", "pyproject.toml", "solutions", "nbgrader_config.py",
+                "grader_tests"]
+TRIED = "04_activation_layers"  # the notebook an instructor "tries" in course/
+
+
+def scratch_repo(dest):
+    """A scratch copy of what export_student reads."""
+    dest.mkdir(parents=True)
+    for name in EXPORT_READS:
+        src = REPO / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:
+            shutil.copy2(src, dest / name)
+    return dest
+
+
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory):
+def clean_repo(tmp_path_factory):
+    """A scratch copy of what export_student reads, its course/ released afresh from solutions/: these tests check
+    the export, not whether the working tree's course/ is up to date (test_notebooks.py checks that, and
+    export_student refuses a stale one)."""
+    from bpcourse_instructor.course import release
+
+    repo = scratch_repo(tmp_path_factory.mktemp("clean") / "repo")
+    release(repo, use_db=False)
+    return repo
+
+
+def repo_copy(clean_repo, tmp_path):
+    """A copy of clean_repo a test may dirty."""
+    return shutil.copytree(clean_repo, tmp_path / "repo")
+
+
+@pytest.fixture(scope="module")
+def exported(clean_repo, tmp_path_factory):
     dest = tmp_path_factory.mktemp("student") / "backprop-student"
-    export_student(REPO, dest, repo="someone/backprop")
+    export_student(clean_repo, dest, repo="someone/backprop")
     return dest
 
 
@@ -44,23 +79,120 @@ def test_export_has_what_students_need(exported):
     assert "grader_tests" not in (exported / "pyproject.toml").read_text()
 
 
-def test_export_refuses_a_non_empty_destination_unless_told(tmp_path):
+def test_export_refuses_a_non_empty_destination_unless_told(clean_repo, tmp_path):
     dest = tmp_path / "student"
     (dest / ".git").mkdir(parents=True)
     (dest / "old.txt").write_text("stale")
     with pytest.raises(ExportError, match="not empty; pass --overwrite"):
-        export_student(REPO, dest)
+        export_student(clean_repo, dest)
     assert (dest / "old.txt").exists()  # nothing lost on refusal
-    export_student(REPO, dest, overwrite=True)
+    export_student(clean_repo, dest, overwrite=True)
     assert not (dest / "old.txt").exists() and (dest / ".git").is_dir() and (dest / "course").is_dir()
 
 
-def test_export_can_hold_only_the_assignments_released_so_far(tmp_path):
-    export_student(REPO, tmp_path / "s", names=["01_computational_graphs", "02_chain_rule"])
+def test_export_can_hold_only_the_assignments_released_so_far(clean_repo, tmp_path):
+    export_student(clean_repo, tmp_path / "s", names=["01_computational_graphs", "02_chain_rule"])
     assert sorted(p.name for p in (tmp_path / "s" / "course").iterdir()) == ["01_computational_graphs",
                                                                             "02_chain_rule"]
     with pytest.raises(ExportError, match="no released assignment named 99_nothing"):
-        export_student(REPO, tmp_path / "t", names=["99_nothing"])
+        export_student(clean_repo, tmp_path / "t", names=["99_nothing"])
+
+
+def released_notebook(repo, name):
+    return repo / "course" / name / f"{name}.ipynb"
+
+
+def autosave_solved(repo, name):
+    """What JupyterLab's autosave leaves in course/ after an instructor solves a notebook there: the answer code
+    of solutions/ (without the ### markers) in each solution cell of the released notebook."""
+    import nbformat
+
+    solved = nbformat.read(repo / "solutions" / name / f"{name}.ipynb", as_version=4)
+    answers = {c.metadata.nbgrader["grade_id"]: "\n".join(
+        line for line in c.source.splitlines() if "### BEGIN SOLUTION" not in line and "### END SOLUTION" not in line)
+        for c in solved.cells if c.metadata.get("nbgrader", {}).get("solution")}
+    path = released_notebook(repo, name)
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in answers:
+            cell.source = answers[grade_id]
+    nbformat.write(nb, path)
+
+
+def answer_lines_in(tree):
+    secret = secret_lines(sorted((REPO / "solutions").glob("*/*.ipynb")))
+    return {path: secret & lines for path, lines in tree_lines(tree).items() if secret & lines} if tree.exists() else {}
+
+
+def test_export_refuses_a_notebook_solved_and_autosaved_in_course(clean_repo, tmp_path):
+    repo = repo_copy(clean_repo, tmp_path)
+    autosave_solved(repo, TRIED)
+    assert answer_lines_in(repo / "course"), "the simulated autosave put no answer into course/"
+    dest = tmp_path / "student"
+    with pytest.raises(ExportError) as refused:
+        export_student(repo, dest)
+    message = str(refused.value)
+    assert f"course/{TRIED}/{TRIED}.ipynb" in message and f"bpcourse release {TRIED}" in message, message
+    assert "by hand" in message and "nothing was exported" in message, message
+    others = [p.name for p in (REPO / "course").iterdir() if p.is_dir() and p.name != TRIED]
+    assert not any(name in message for name in others), f"clean notebooks were named too:\n{message}"
+    assert not answer_lines_in(dest)
+
+
+def test_export_refusal_leaves_an_existing_clone_alone(clean_repo, tmp_path):
+    repo = repo_copy(clean_repo, tmp_path)
+    autosave_solved(repo, TRIED)
+    dest = tmp_path / "student"
+    (dest / ".git").mkdir(parents=True)
+    (dest / "old.txt").write_text("last week's export")
+    with pytest.raises(ExportError, match=TRIED):
+        export_student(repo, dest, overwrite=True, names=[TRIED])
+    assert (dest / "old.txt").exists() and (dest / ".git").is_dir() and not answer_lines_in(dest)
+
+
+def test_export_refuses_a_notebook_with_saved_outputs_in_course(clean_repo, tmp_path):
+    """Outputs saved in course/ (a trial run, even of the stubs) are refused, not silently dropped: course/ must be
+    what `bpcourse release` writes, and the export (made from a fresh release) would never carry them anyway."""
+    import nbformat
+
+    repo = repo_copy(clean_repo, tmp_path)
+    path = released_notebook(repo, TRIED)
+    nb = nbformat.read(path, as_version=4)
+    code = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code")
+    nb.cells[code].outputs = [nbformat.v4.new_output("stream", name="stdout", text="trial run\n")]
+    nb.cells[code].execution_count = 1
+    nbformat.write(nb, path)
+    with pytest.raises(ExportError) as refused:
+        export_student(repo, tmp_path / "student", names=[TRIED])
+    message = str(refused.value)
+    assert f"course/{TRIED}/{TRIED}.ipynb: cells [{code}] have saved outputs" in message, message
+    assert f"bpcourse release {TRIED}" in message
+    assert not (tmp_path / "student").exists()
+
+
+def test_export_checks_its_output_line_by_line_and_removes_it_on_a_leak(clean_repo, tmp_path):
+    repo = repo_copy(clean_repo, tmp_path)
+    answer = max(secret_lines(sorted((REPO / "solutions").glob("*/*.ipynb"))), key=lambda line: (len(line), line))
+    postbuild = repo / "binder" / "postBuild"
+    lines = postbuild.read_text().splitlines()
+    postbuild.write_text("\n".join([*lines, answer]) + "\n")
+    dest = tmp_path / "student"
+    (dest / ".git").mkdir(parents=True)
+    with pytest.raises(ExportError) as refused:
+        export_student(repo, dest, names=[TRIED])
+    message = str(refused.value)
+    assert f"binder/postBuild line {len(lines) + 1}: {answer!r}" in message, message
+    assert f"{dest} was emptied" in message
+    assert [p.name for p in dest.iterdir()] == [".git"]
+
+
+def test_export_refuses_a_course_folder_missing_its_notebook(clean_repo, tmp_path):
+    """A notebook deleted from course/ is not silently skipped: course/ must hold the whole release."""
+    repo = repo_copy(clean_repo, tmp_path)
+    released_notebook(repo, TRIED).unlink()
+    with pytest.raises(ExportError, match=rf"course/{TRIED}/{TRIED}.ipynb: missing"):
+        export_student(repo, tmp_path / "student", names=[TRIED])
 
 
 def test_export_refuses_a_destination_inside_the_repository():
