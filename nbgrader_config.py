@@ -15,10 +15,12 @@ c.Execute.timeout = 60
 
 # Feedback shows students what failed and why (the error message), never the hidden test source.
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
-from nbgrader.preprocessors import ClearHiddenTests, GetGrades  # noqa: E402
+from nbgrader.preprocessors import GetGrades  # noqa: E402
 
-from bpcourse_instructor.feedback import ErrorMessagesOnly  # noqa: E402
+from bpcourse_instructor.feedback import ClearHiddenTests, ErrorMessagesOnly  # noqa: E402
 
+# ClearHiddenTests is nbgrader's, declaring display_data_priority configurable: the HTML exporter sets it for
+# every preprocessor, and nbgrader's own class answered with a "not recognized" warning.
 c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, ErrorMessagesOnly, CSSHTMLHeaderPreprocessor]
 
 # Pages made from students' notebooks (feedback HTML, the formgrader's view) show their Markdown and outputs as

@@ -3,8 +3,9 @@
 ``load_mnist`` keeps the signature and return layout of *Deep Learning from Scratch*, so the
 textbook's training loops run unchanged. Where the four original ``.gz`` files come from:
 
-1. the folder named by the environment variable ``BPCOURSE_DATA_DIR``, if it is set (no network);
-2. otherwise the per-user cache, which is filled from a mirror on first use.
+1. the folder passed as ``data_dir=``, if given (no network);
+2. else the folder named by the environment variable ``BPCOURSE_DATA_DIR``, if it is set (no network);
+3. otherwise the per-user cache, which is filled from a mirror on first use.
 
 Every file is checked against its published sha256 before it is decoded. Importing this module
 does not touch the network.
@@ -64,11 +65,18 @@ def default_cache_dir() -> Path:
     return Path(pooch.os_cache("bpcourse")) / "mnist"
 
 
+def _names(files) -> str:
+    return ", ".join(name for name, _ in files.values())
+
+
 def _advice(files) -> str:
-    names = ", ".join(name for name, _ in files.values())
-    return (f"To fix this, check your network connection and run again, or download the files ({names}) "
-            f"into one folder yourself and set the environment variable {DATA_DIR_ENV} to that folder "
-            f"(another mirror can be chosen with {MIRROR_ENV}=<base URL>).")
+    return ("To fix this, do one of:\n"
+            "  - connect to the network and run again;\n"
+            f"  - put the files {_names(files)} in one folder and pass it: "
+            'load_mnist(..., data_dir="that/folder") (in a notebook: in the cell that calls load_mnist);\n'
+            f"  - set the environment variable {DATA_DIR_ENV} to that folder before starting Python "
+            "(for a notebook: before starting Jupyter).\n"
+            f"Another mirror can be chosen with {MIRROR_ENV}=<base URL>.")
 
 
 def _sha256(path: Path) -> str:
@@ -91,21 +99,27 @@ def _why(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {str(exc)[:200]}"
 
 
-def _from_data_dir(folder: Path, files) -> dict[str, Path]:
-    """The files in ``folder``, each checked against its sha256; no network."""
+def _from_folder(folder: Path, files, source: str) -> dict[str, Path]:
+    """The files in ``folder``, each checked against its sha256; no network. ``source`` ("data_dir"
+    or the environment variable's name) says in the messages where the folder came from."""
+    where = f"{source}={str(folder)!r}"
+    missing = [repr(name) for name, _ in files.values() if not (folder / name).is_file()]
+    if missing:
+        what = ("that folder does not exist" if not folder.is_dir() else
+                "none of the files is there" if len(missing) == len(files) else
+                f"the file {missing[0]} is not there" if len(missing) == 1 else
+                f"the files {', '.join(missing)} are not there")
+        other = ("leave out data_dir" if source == "data_dir" else
+                 f'pass another folder with load_mnist(..., data_dir="that/folder"), or unset {DATA_DIR_ENV}')
+        raise DataUnavailableError(f"{where}, but {what}. Put the original files ({_names(files)}) in that "
+                                   f"folder, or {other} to download them into the cache.")
     paths = {}
     for role, (name, sha) in files.items():
-        path = folder / name
-        if not path.is_file():
-            raise DataUnavailableError(
-                f"{DATA_DIR_ENV} is set to {str(folder)!r}, but the file {name!r} is not there. "
-                f"Put the original file there, or unset {DATA_DIR_ENV} to download into the cache.")
-        got = _sha256(path)
+        got = _sha256(folder / name)
         if got != sha:
-            raise DataUnavailableError(
-                f"{name!r} in {DATA_DIR_ENV}={str(folder)!r} is damaged or not the original file: "
-                f"sha256 {got}, expected {sha}. Replace it with the original file.")
-        paths[role] = path
+            raise DataUnavailableError(f"{name!r} in {where} is damaged or not the original file: "
+                                       f"sha256 {got}, expected {sha}. Replace it with the original file.")
+        paths[role] = folder / name
     return paths
 
 
@@ -119,34 +133,50 @@ def _download(files, base_url: str | None, cache_dir) -> dict[str, Path]:
     # pooch writes to a temporary file in cache_dir and moves it into place only after the
     # sha256 matched, so a failed or interrupted download never leaves a half-written file.
     downloader = pooch.HTTPDownloader(progressbar=True, timeout=TIMEOUT)
-    paths = {}
-    for role, (name, sha) in files.items():
-        failures = []
-        for base in mirrors:
-            url = base.rstrip("/") + "/" + name
-            try:
-                paths[role] = Path(pooch.retrieve(url, known_hash=f"sha256:{sha}", fname=name,
-                                                  path=cache_dir, downloader=downloader))
-                break
-            except (ValueError, OSError) as exc:  # requests' errors are OSErrors
-                failures.append(f"{url}: {_why(exc)}")
-        else:
-            raise DataUnavailableError(
-                f"could not download {name!r} into {str(cache_dir)!r}. Tried " + "; ".join(failures)
-                + ". " + _advice(files)) from None
-    return paths
+    # No "Downloading data from ..." line per attempt: a progress bar shows each download that starts,
+    # and a failure ends in one DataUnavailableError listing every attempt.
+    logger = pooch.get_logger()
+    level = logger.level
+    logger.setLevel("WARNING")
+    try:
+        return {role: _retrieve(name, sha, mirrors, cache_dir, downloader, files)
+                for role, (name, sha) in files.items()}
+    finally:
+        logger.setLevel(level)
+
+
+def _retrieve(name, sha, mirrors, cache_dir: Path, downloader, files) -> Path:
+    import pooch
+
+    failures = []
+    for base in mirrors:
+        url = base.rstrip("/") + "/" + name
+        try:
+            return Path(pooch.retrieve(url, known_hash=f"sha256:{sha}", fname=name, path=cache_dir,
+                                       downloader=downloader))
+        except (ValueError, OSError) as exc:  # requests' errors are OSErrors
+            failures.append(f"{url}: {_why(exc)}")
+    raise DataUnavailableError(f"could not download {name!r} into {str(cache_dir)!r}. Tried "
+                               + "; ".join(failures) + ".\n" + _advice(files)) from None
 
 
 def fetch_mnist(files=MNIST_FILES, *, base_url: str | None = None,
-                cache_dir: str | os.PathLike | None = None) -> dict[str, Path]:
+                cache_dir: str | os.PathLike | None = None,
+                data_dir: str | os.PathLike | None = None) -> dict[str, Path]:
     """Local, verified paths of the MNIST files: ``{role: path}`` for the roles in ``files``.
 
     ``files`` maps a role to ``(file name, sha256)``; ``base_url`` and ``cache_dir`` override the
-    mirrors and the cache folder. ``BPCOURSE_DATA_DIR``, when set, wins over both.
+    mirrors and the cache folder. ``data_dir``, a folder already holding the files, wins over
+    ``BPCOURSE_DATA_DIR``, which wins over the cache and the download; neither touches the network.
     """
+    if data_dir is not None:
+        if not os.fspath(data_dir):
+            raise ValueError('data_dir is an empty string: pass the folder holding the MNIST files, '
+                             'e.g. data_dir="data/mnist", or leave it out')
+        return _from_folder(Path(data_dir).expanduser(), files, "data_dir")
     folder = os.environ.get(DATA_DIR_ENV)
     if folder:
-        return _from_data_dir(Path(folder).expanduser(), files)
+        return _from_folder(Path(folder).expanduser(), files, DATA_DIR_ENV)
     return _download(files, base_url, cache_dir)
 
 
@@ -174,15 +204,16 @@ def _read_idx(path: Path) -> np.ndarray:
 
 def load_mnist(normalize: bool = True, flatten: bool = True, one_hot_label: bool = False, *,
                files=MNIST_FILES, base_url: str | None = None,
-               cache_dir: str | os.PathLike | None = None):
+               cache_dir: str | os.PathLike | None = None, data_dir: str | os.PathLike | None = None):
     """MNIST as ``((x_train, t_train), (x_test, t_test))``, the layout of *Deep Learning from Scratch*.
 
     Images are ``(N, 784)`` if ``flatten`` else ``(N, 1, 28, 28)``; float32 in [0, 1] if ``normalize``
     else uint8 in 0..255. Labels are int64 digits ``(N,)``, or float32 one-hot rows ``(N, 10)`` if
     ``one_hot_label``. Raises DataUnavailableError, with what to do, when the files cannot be had.
-    The keyword-only arguments are passed to :func:`fetch_mnist`.
+    The keyword-only arguments are passed to :func:`fetch_mnist`; ``data_dir="folder"`` reads the
+    four files from a folder of yours (no network).
     """
-    paths = fetch_mnist(files, base_url=base_url, cache_dir=cache_dir)
+    paths = fetch_mnist(files, base_url=base_url, cache_dir=cache_dir, data_dir=data_dir)
     out = []
     for split in ("train", "test"):
         x, t = _read_idx(paths[f"{split}_images"]), _read_idx(paths[f"{split}_labels"])

@@ -5,7 +5,8 @@ include the hidden test calls. Feedback keeps each error's message and drops the
 """
 
 from nbconvert.preprocessors import Preprocessor
-from traitlets import Bool
+from nbgrader.preprocessors import ClearHiddenTests as _NbgraderClearHiddenTests
+from traitlets import Bool, List
 
 
 class ErrorMessagesOnly(Preprocessor):
@@ -18,3 +19,18 @@ class ErrorMessagesOnly(Preprocessor):
             if output.get("output_type") == "error":
                 output["traceback"] = [f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"]
         return cell, resources
+
+
+class ClearHiddenTests(_NbgraderClearHiddenTests):
+    """nbgrader's ClearHiddenTests, with ``display_data_priority`` configurable again.
+
+    nbconvert's HTMLExporter configures ``NbConvertBase.display_data_priority``, a section every
+    preprocessor reads. nbgrader's preprocessor base class redeclares that trait without
+    ``config=True``, so traitlets warned "Config option `display_data_priority` not recognized by
+    `ClearHiddenTests`" on every generate_feedback (nbgrader's GetGrades redeclares it configurable and
+    is silent). Same trait and default, declared configurable; nothing else changes.
+    """
+
+    display_data_priority = List(
+        _NbgraderClearHiddenTests.class_traits()["display_data_priority"].default(),
+        help="Output types by preference (not used by this preprocessor)").tag(config=True)

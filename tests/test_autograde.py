@@ -193,7 +193,8 @@ def test_one_wrong_backward_costs_only_its_exercise(graded, name):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(set(WRONG) & set(NAMES)))
 def test_feedback_explains_failures_without_hidden_test_source(graded, name):
-    _nbgrader(graded, "generate_feedback", name, "--student", "onewrong")
+    result = _nbgrader(graded, "generate_feedback", name, "--student", "onewrong")
+    assert "display_data_priority" not in result.stdout + result.stderr  # no configuration noise
     html = (graded / "feedback" / "onewrong" / name / f"{name}.html").read_text()
     assert "grader_tests" not in html and "BEGIN HIDDEN TESTS" not in html
     # What the student needs does reach them: each failing check's message.

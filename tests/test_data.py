@@ -6,7 +6,9 @@ default mirror is pointed at a closed local port so that a mistake fails fast in
 
 import gzip
 import hashlib
+import logging
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -21,8 +23,9 @@ import pytest
 
 from bpcourse import data
 from bpcourse.data import DataUnavailableError, load_mnist, spiral
+from conftest import REPO, SHARED_MNIST
 
-MNIST_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+MNIST_DIR = SHARED_MNIST
 HAVE_MNIST = all((MNIST_DIR / name).is_file() for name, _ in data.MNIST_FILES.values())
 needs_mnist = pytest.mark.skipif(not HAVE_MNIST, reason=f"no MNIST copy at {MNIST_DIR} (../shared/data/mnist "
                                  "next to the repository); only the real-MNIST tests are skipped")
@@ -118,6 +121,19 @@ def test_one_hot_labels(real):
         assert set(np.unique(h).tolist()) == {0.0, 1.0}
         np.testing.assert_array_equal(h.sum(axis=1), 1.0)
         np.testing.assert_array_equal(h.argmax(axis=1), t)
+
+
+@needs_mnist
+def test_data_dir_argument_reads_the_shared_copy(real, tmp_path, monkeypatch):
+    monkeypatch.setenv("BPCOURSE_DATA_DIR", str(tmp_path))  # empty: data_dir= wins over it and the cache
+    (x_train, t_train), (x_test, t_test) = load_mnist(data_dir=str(MNIST_DIR), cache_dir=tmp_path / "cache")
+    (ref_x, ref_t), _ = real()
+    np.testing.assert_array_equal(x_train, ref_x)
+    np.testing.assert_array_equal(t_train, ref_t)
+    assert x_test.shape == (10000, 784) and np.bincount(t_test, minlength=10).tolist() == TEST_COUNTS
+    assert data.fetch_mnist(data_dir=MNIST_DIR) == {role: MNIST_DIR / name
+                                                   for role, (name, _) in data.MNIST_FILES.items()}
+    assert not (tmp_path / "cache").exists()
 
 
 # ---------------------------------------------------------------- small synthetic IDX files
@@ -234,7 +250,7 @@ def test_corrupt_download_is_refused_and_not_kept(server, fake, tmp_path):
 
 
 def test_http_error_is_reported(server, fake, tmp_path):
-    with pytest.raises(DataUnavailableError, match=r"HTTP 404.*BPCOURSE_DATA_DIR"):
+    with pytest.raises(DataUnavailableError, match=r"(?s)HTTP 404.*BPCOURSE_DATA_DIR"):
         load_mnist(files=fake.files, base_url=server.url, cache_dir=tmp_path)
     assert files_in(tmp_path) == []
 
@@ -248,8 +264,27 @@ def test_dead_server_fails_fast_and_clearly(fake, tmp_path):
     msg = str(info.value)
     assert "could not connect" in msg and fake.files["train_images"][0] in msg and url in msg
     assert "BPCOURSE_DATA_DIR" in msg and "Traceback" not in msg and len(msg) < 1000
+    assert 'load_mnist(..., data_dir="that/folder")' in msg and "connect to the network" in msg
     assert info.value.__cause__ is None and info.value.__suppress_context__
     assert files_in(tmp_path) == []
+
+
+def test_download_attempts_log_nothing_but_the_error_says_it_all(fake, tmp_path):
+    import pooch
+
+    logger, records = pooch.get_logger(), []
+    handler, level = logging.Handler(), logger.level
+    handler.emit = records.append
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        with pytest.raises(DataUnavailableError):
+            load_mnist(files=fake.files, base_url=f"http://127.0.0.1:{closed_port()}/", cache_dir=tmp_path)
+        assert logger.level == logging.INFO, "pooch's log level must be put back"
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    assert [r.getMessage() for r in records] == []
 
 
 # ---------------------------------------------------------------- BPCOURSE_DATA_DIR
@@ -292,6 +327,101 @@ def test_file_with_right_hash_but_not_idx_is_reported(data_dir, fake):
     files = dict(fake.files, train_labels=(name, hashlib.sha256(blob).hexdigest()))
     with pytest.raises(DataUnavailableError, match=rf"{name}.*not a valid IDX file"):
         load_mnist(files=files)
+
+
+def test_empty_data_dir_environment_points_to_the_data_dir_argument(tmp_path, monkeypatch, fake):
+    monkeypatch.setenv("BPCOURSE_DATA_DIR", str(tmp_path))
+    with pytest.raises(DataUnavailableError) as info:
+        load_mnist(files=fake.files)
+    msg = str(info.value)
+    assert f"BPCOURSE_DATA_DIR={str(tmp_path)!r}, but none of the files is there" in msg
+    assert 'load_mnist(..., data_dir="that/folder")' in msg and "unset BPCOURSE_DATA_DIR" in msg
+
+
+# ---------------------------------------------------------------- load_mnist(data_dir=...)
+
+@pytest.fixture
+def own_folder(fake, tmp_path):
+    """The fake files in a folder passed as data_dir= (BPCOURSE_DATA_DIR is unset by the offline fixture)."""
+    folder = tmp_path / "my_mnist"
+    folder.mkdir()
+    for name, blob in fake.blobs.items():
+        (folder / name).write_bytes(blob)
+    return folder
+
+
+def test_data_dir_argument_wins_over_environment_and_download(own_folder, fake, server, tmp_path,
+                                                               monkeypatch):
+    server.files.update(fake.blobs)
+    monkeypatch.setenv("BPCOURSE_DATA_DIR", str(tmp_path / "elsewhere"))
+    for given in (own_folder, str(own_folder)):
+        check_fake(load_mnist(files=fake.files, base_url=server.url, cache_dir=tmp_path / "cache",
+                              data_dir=given), fake)
+    assert server.requests == [] and not (tmp_path / "cache").exists()
+
+
+def test_data_dir_argument_missing_file_is_named_with_the_fix(own_folder, fake):
+    name = fake.files["test_labels"][0]
+    (own_folder / name).unlink()
+    with pytest.raises(DataUnavailableError) as info:
+        load_mnist(files=fake.files, data_dir=own_folder)
+    msg = str(info.value)
+    assert f"data_dir={str(own_folder)!r}, but the file {name!r} is not there" in msg
+    assert "Put the original files (" in msg and all(n in msg for n, _ in fake.files.values())
+    assert "leave out data_dir" in msg
+
+
+def test_data_dir_argument_damaged_file_is_named_with_the_fix(own_folder, fake):
+    name, sha = fake.files["train_images"]
+    (own_folder / name).write_bytes(b"not the file")
+    with pytest.raises(DataUnavailableError) as info:
+        load_mnist(files=fake.files, data_dir=own_folder)
+    msg = str(info.value)
+    assert f"{name!r} in data_dir={str(own_folder)!r} is damaged or not the original file" in msg
+    assert sha in msg and "Replace it with the original file" in msg
+
+
+def test_data_dir_argument_that_is_no_folder(tmp_path, fake):
+    with pytest.raises(DataUnavailableError) as info:
+        load_mnist(files=fake.files, data_dir=tmp_path / "nowhere")
+    assert f"data_dir={str(tmp_path / 'nowhere')!r}, but that folder does not exist" in str(info.value)
+    with pytest.raises(ValueError, match="data_dir is an empty string"):
+        load_mnist(files=fake.files, data_dir="")
+
+
+# ---------------------------------------------------------------- notebook 07's loading cell without MNIST
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+@pytest.mark.parametrize("no_data", ["empty BPCOURSE_DATA_DIR", "no cache, no network"])
+def test_notebook_07_without_data_shows_one_short_error_naming_data_dir(no_data, tmp_path, monkeypatch):
+    pytest.importorskip("nbclient")
+    import nbformat
+    from nbrun import execute
+
+    name = "07_two_layer_net"
+    nb = nbformat.read(REPO / "course" / name / f"{name}.ipynb", as_version=4)
+    imports = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "imports")
+    loading = next(c for c in nb.cells if c.cell_type == "code" and "load_mnist(" in c.source)
+    nb.cells = [imports, loading]  # only what loading needs: a kernel start and two cells
+    nbformat.write(nb, tmp_path / f"{name}.ipynb")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # an empty per-user cache
+    if no_data == "empty BPCOURSE_DATA_DIR":
+        (tmp_path / "empty").mkdir()
+        monkeypatch.setenv("BPCOURSE_DATA_DIR", str(tmp_path / "empty"))
+    # else: the offline fixture has unset BPCOURSE_DATA_DIR and pointed BPCOURSE_MNIST_URL at a closed port
+    ran = execute(tmp_path / f"{name}.ipynb", timeout=60)
+    outputs = [o for c in ran.cells for o in c.outputs]
+    assert len(outputs) == 1 and outputs[0].output_type == "error", f"want one error, nothing else: {outputs}"
+    err = outputs[0]
+    shown = ANSI.sub("", "\n".join(err.traceback))  # what Jupyter shows: the frame, then ename: evalue
+    assert err.ename == "DataUnavailableError" and "SystemExit" not in shown and "To exit" not in shown
+    assert "data_dir" in err.evalue and "BPCOURSE_DATA_DIR" in err.evalue
+    assert all(file in err.evalue for file, _ in data.MNIST_FILES.values())
+    frames = re.findall(r"^(Cell In|File |Input In)", shown, re.MULTILINE)
+    assert len(frames) == 1, f"more than one frame:\n{shown}"
+    assert len(shown.splitlines()) <= 30, f"not one screen:\n{shown}"
 
 
 def test_importing_makes_no_network_call():
