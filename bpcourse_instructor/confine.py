@@ -197,9 +197,8 @@ def kernel_paths(course_root: str) -> tuple[list[str], list[str], list[str]]:
     import sysconfig
 
     import bpcourse
-    import grader_tests
-
     import bpcourse_instructor
+    import grader_tests
 
     read = list(SYSTEM) + list(PROC)
     read += {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
