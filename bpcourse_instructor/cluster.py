@@ -177,7 +177,7 @@ def connect(address: str, needs_mnist: bool, confine: bool):
     except ImportError:
         raise Unreadable("--cluster needs dask.distributed: pip install -e \".[instructor]\"") from None
     try:
-        client = Client(address, timeout="10s", set_as_default=False)
+        client = Client(address, timeout="5s", set_as_default=False)
     except (OSError, TimeoutError, ValueError) as exc:
         raise Unreadable(f"could not reach the Dask scheduler at {address} ({type(exc).__name__}: {exc}); "
                          "start it with `dask scheduler` and check the address") from None

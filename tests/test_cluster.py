@@ -21,7 +21,7 @@ from test_autograde import _submission
 
 pytest.importorskip("distributed")
 
-NAMES = ["01_computational_graphs", "03_add_mul_nodes", "04_activation_layers"]
+NAMES = ["01_computational_graphs", "03_add_mul_nodes"]
 
 
 def _class(root, names, students):
@@ -91,8 +91,8 @@ def test_an_unreachable_scheduler_stops_the_run_before_anything_is_staged(tmp_pa
 
 def _sleeper(name):
     nb = _submission(name)
-    nb.cells.insert(1, nbformat.v4.new_code_cell("import time\ntime.sleep(6)"))
-    return {"sleeper": nb, **{f"s{i}": _submission(name) for i in range(3)}}
+    nb.cells.insert(1, nbformat.v4.new_code_cell("import time\ntime.sleep(5)"))
+    return {"sleeper": nb, **{f"s{i}": _submission(name) for i in range(2)}}
 
 
 @pytest.mark.slow
@@ -102,7 +102,7 @@ def test_a_worker_killed_while_it_grades_costs_at_most_that_notebook(tmp_path):
 
     from bpcourse_instructor.grading import grade
 
-    root = _class(tmp_path / "class", NAMES[1:2], _sleeper)
+    root = _class(tmp_path / "class", NAMES[1:], _sleeper)
     cluster = LocalCluster(tmp_path / "dask")
     try:
         got, killed = {}, []
@@ -125,7 +125,7 @@ def test_a_worker_killed_while_it_grades_costs_at_most_that_notebook(tmp_path):
         grading.join(timeout=300)
         assert killed, "the sleeper's notebook was never seen running"
         outcomes = {o.student: o for o in got["outcomes"]}
-        for student in ("s0", "s1", "s2"):  # everyone else graded, full marks
+        for student in ("s0", "s1"):  # everyone else graded, full marks
             assert not outcomes[student].problem and outcomes[student].score == outcomes[student].max_score
         sleeper = outcomes["sleeper"]  # retried on the other worker, or reported with the reason
         assert (not sleeper.problem and sleeper.score == sleeper.max_score) or "died" in sleeper.problem, sleeper
