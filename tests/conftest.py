@@ -65,14 +65,3 @@ def dask_cluster(tmp_path_factory):
     yield cluster
     cluster.stop()
 
-
-# Under pytest-xdist, the modules sharing the trust trial's graded class run in one worker, so it is graded once.
-# (The Dask cluster starts in seconds: each worker that needs one starts its own.)
-_GROUPS = {"test_grading_trust": "trial", "test_isolation": "trial", "test_leftovers": "trial"}
-
-
-def pytest_collection_modifyitems(config, items):
-    for item in items:
-        group = _GROUPS.get(item.module.__name__.rsplit(".", 1)[-1])
-        if group:
-            item.add_marker(pytest.mark.xdist_group(group))

@@ -59,6 +59,20 @@ for _port in sorted(set(_known) | set(range(32768, 61000))):
         _s.close()
 # The connection files of the other kernels, named in their command lines: subscribe to their IOPub.
 _ctx = zmq.Context()
+
+
+def _listen(url, seconds):
+    _sub = _ctx.socket(zmq.SUB)
+    _sub.setsockopt(zmq.SUBSCRIBE, b"")
+    _sub.connect(url)
+    _end = time.time() + seconds
+    while time.time() < _end:
+        if _sub.poll(50):
+            _sub.recv_multipart()
+            _got["iopub_messages"] += 1
+    _sub.close(linger=0)
+
+
 try:
     _pids = [p for p in os.listdir("/proc") if p.isdigit() and int(p) != os.getpid()]
 except OSError:
@@ -73,15 +87,7 @@ for _pid in _pids:
     except (OSError, ValueError, IndexError):
         continue
     _got["connection_files"].append(_file)
-    _sub = _ctx.socket(zmq.SUB)
-    _sub.setsockopt(zmq.SUBSCRIBE, b"")
-    _sub.connect(f"tcp://127.0.0.1:{_info['iopub_port']}")
-    _end = time.time() + 1
-    while time.time() < _end:
-        if _sub.poll(100):
-            _sub.recv_multipart()
-            _got["iopub_messages"] += 1
-    _sub.close(linger=0)
+    _listen(f"tcp://127.0.0.1:{_info['iopub_port']}", 1)
 # Kernels talk over Unix sockets: look for classmates' beside this kernel's own (named in its connection
 # file), and in every socket /proc/net/unix lists, and subscribe to each.
 _paths = set()
@@ -105,15 +111,7 @@ except OSError:
     pass
 for _path in sorted(_paths):
     _got["unix_sockets"].append(_path)
-    _sub = _ctx.socket(zmq.SUB)
-    _sub.setsockopt(zmq.SUBSCRIBE, b"")
-    _sub.connect(f"ipc://{_path}")
-    _end = time.time() + 0.3
-    while time.time() < _end:
-        if _sub.poll(50):
-            _sub.recv_multipart()
-            _got["iopub_messages"] += 1
-    _sub.close(linger=0)
+    _listen(f"ipc://{_path}", 0.3)
 _ctx.term()
 print("EAVESDROP " + json.dumps(_got))
 """
