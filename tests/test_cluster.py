@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -47,6 +48,13 @@ def _cells(outcomes):
     return {(o.assignment, o.student): (o.cells, o.problem) for o in outcomes}
 
 
+def _task_folders() -> set:
+    import tempfile
+
+    from bpcourse_instructor.cluster import TASK_PREFIX
+    return set(Path(tempfile.gettempdir()).glob(f"{TASK_PREFIX}*"))
+
+
 def _cli(root, *args):
     return subprocess.run([sys.executable, "-m", "bpcourse.cli", "grade", *args], cwd=root, capture_output=True,
                           text=True, timeout=600, check=False)
@@ -62,6 +70,7 @@ def test_a_class_graded_on_the_cluster_scores_as_a_local_run(tmp_path, dask_clus
     here = _cells(grade(local, NAMES, progress=False))
     assert all(not problem for _, problem in here.values()), here
 
+    before = _task_folders()
     result = _cli(remote, *NAMES, "--cluster", dask_cluster.address)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"on {dask_cluster.address}" in result.stderr  # the progress bar says where
@@ -77,7 +86,7 @@ def test_a_class_graded_on_the_cluster_scores_as_a_local_run(tmp_path, dask_clus
     # One gradebook, the coordinator's: the workers wrote none, and hold nothing of the run afterwards.
     assert list(remote.rglob("gradebook.db")) == [remote / "gradebook.db"]
     assert not list(dask_cluster.folder.rglob("gradebook.db"))
-    assert not [p for p in dask_cluster.folder.rglob("*") if "bpcourse-task-" in str(p)]
+    assert _task_folders() == before  # where workers ran the notebooks: all removed
 
 
 def test_an_unreachable_scheduler_stops_the_run_before_anything_is_staged(tmp_path):
