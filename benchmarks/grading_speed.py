@@ -28,7 +28,7 @@ import nbformat
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-from bpcourse_instructor.course import assignments, release
+from bpcourse_instructor.course import assignments, release  # noqa: E402 (after the path is set)
 
 
 def solved(name: str) -> nbformat.NotebookNode:

@@ -32,7 +32,8 @@ def main() -> None:
         base = size_mb(env_dir)
         env = {**os.environ, "PATH": f"{env_dir / 'bin'}{os.pathsep}{os.environ['PATH']}",
                "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
-        steps = [["python", "-m", "pip", "install", "-q", "-r", "binder/requirements.txt"], ["bash", "binder/postBuild"]]
+        steps = [["python", "-m", "pip", "install", "-q", "-r", "binder/requirements.txt"],
+                 ["bash", "binder/postBuild"]]
         if args.with_jupyterlab:
             steps.append(["python", "-m", "pip", "install", "-q", "jupyterlab"])
         start = time.perf_counter()

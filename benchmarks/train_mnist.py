@@ -123,7 +123,8 @@ def main(argv=None) -> int:
                                 iters=args.iters, batch=args.batch, lr=args.lr, hidden=args.hidden)
     seconds = time.perf_counter() - start
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
-    print(f"train_accuracy={train_acc:.4f} test_accuracy={test_acc:.4f} seconds={seconds:.2f} peak_rss_mb={peak_mb:.1f}")
+    print(f"train_accuracy={train_acc:.4f} test_accuracy={test_acc:.4f} "
+          f"seconds={seconds:.2f} peak_rss_mb={peak_mb:.1f}")
     return 0
 
 

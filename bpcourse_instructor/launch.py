@@ -11,8 +11,8 @@ that becomes the kernel, and leaves it:
   its own, so it has no controlling terminal: nothing it prints reaches the terminal grading runs in;
 - with the environment :func:`environment` makes;
 - if asked, confined by :mod:`bpcourse_instructor.confine`: the disk, /proc (its own entries), TCP (it may bind
-  only the ports of its connection file, none with the ipc transport) and signals, as far as the system's Landlock goes. It fails closed:
-  no kernel rather than an unconfined one.
+  only the ports of its connection file, none with the ipc transport) and signals, as far as the system's
+  Landlock goes. It fails closed: no kernel rather than an unconfined one.
 
 Only the standard library is imported here (and confine, when asked): the launcher starts in milliseconds.
 """

@@ -128,7 +128,7 @@ class _Session:
 
     def snapshot(self) -> None:
         # Only what student code writes during a call is recorded, not the grader's own updates between calls.
-        for key, (num, ref, seen) in list(self.arrays.items()):
+        for key, (num, ref, _seen) in list(self.arrays.items()):
             a = ref()
             if a is None:
                 del self.arrays[key]

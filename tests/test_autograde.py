@@ -13,7 +13,6 @@ from html import escape as html_escape
 
 import nbformat
 import pytest
-
 from conftest import REPO, assignment_names, copy_course
 
 NAMES = assignment_names()

@@ -20,10 +20,10 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from conftest import REPO, SHARED_MNIST
 
 from bpcourse import data
 from bpcourse.data import DataUnavailableError, load_mnist, spiral
-from conftest import REPO, SHARED_MNIST
 
 MNIST_DIR = SHARED_MNIST
 HAVE_MNIST = all((MNIST_DIR / name).is_file() for name, _ in data.MNIST_FILES.values())

@@ -1,8 +1,7 @@
 import numpy as np
 import pytest
 
-from bpcourse.gradcheck import (check_gradient, numerical_derivative, numerical_gradient,
-                                numerical_vjp, rel_error)
+from bpcourse.gradcheck import check_gradient, numerical_derivative, numerical_gradient, numerical_vjp, rel_error
 
 
 def test_numerical_derivative_is_central():

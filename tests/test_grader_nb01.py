@@ -103,7 +103,7 @@ def backward_overwrite(nodes, values):
 def backward_no_upstream(nodes, values):
     grad = defaultdict(float)
     grad[nodes[-1][0]] = 1.0
-    for name, op, parents in reversed(nodes):
+    for _name, op, parents in reversed(nodes):
         if op is not None:
             for p, d in zip(parents, OPS[op][1](*(values[p] for p in parents))):
                 grad[p] += d  # forgot grad[name] *

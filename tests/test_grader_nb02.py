@@ -206,7 +206,7 @@ def sigmoid_numpy(w, x):
     s = np.dot(w[:2], x) + w[2]
     e = np.exp(-s)
     f = np.reciprocal(1.0 + e)
-    ds = -(-(1.0 + e) ** -2.0) * e  # 1/x node, then +1, then exp, then *-1
+    ds = (-1.0) * (-(1.0 + e) ** -2.0) * e  # 1/x node, then +1, then exp, then *-1
     return f, np.append(x * ds, ds), w[:2] * ds
 
 

@@ -9,8 +9,8 @@ from collections import OrderedDict
 import nbformat
 import numpy as np
 import pytest
-
 from conftest import REPO
+
 from grader_tests import nb07
 from grader_tests._core import Failure
 

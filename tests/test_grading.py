@@ -107,9 +107,8 @@ def _hoard(self, dout):
 MaxLayer.backward = _hoard
 """), {"test_max_layer"})
     s |= _tampering(wrong_mul)
-    s["s11_searches_the_disk"] = (_append(_submission(NAME), "max_layer",
-                                          SEARCH + f"print('SEARCH FOUND', json.dumps(search({_answers()!r}, plant=True)))\n"),
-                                  set())
+    plant = f"print('SEARCH FOUND', json.dumps(search({_answers()!r}, plant=True)))\n"
+    s["s11_searches_the_disk"] = (_append(_submission(NAME), "max_layer", SEARCH + plant), set())
     s["s09_truncated"] = (nbformat.writes(_submission(NAME))[:5000], None)
     s["s09_missing"] = (None, None)
     return s
@@ -205,8 +204,8 @@ def _answers() -> list[str]:
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory, dask_cluster):
-    from bpcourse_instructor.grading import grade
     from bpcourse_instructor.course import release
+    from bpcourse_instructor.grading import grade
 
     root = copy_course(tmp_path_factory.mktemp("class"))
     # nbgrader runs alembic (gradebook migrations) from PATH: make it the one beside this Python.

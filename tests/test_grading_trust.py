@@ -335,8 +335,8 @@ def _lay_out(folder, layout):
 def run_trial(tmp_path_factory):
     """The one graded run: every case above, with the bystanders. It is the session fixture ``trial``
     (tests/conftest.py), which the modules in CASE_MODULES read too."""
-    from bpcourse_instructor.grading import grade, summary
     from bpcourse_instructor.course import release
+    from bpcourse_instructor.grading import grade, summary
 
     root = copy_course(tmp_path_factory.mktemp("trust"))
     os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
@@ -523,8 +523,8 @@ os._exit(0)
 def test_a_grading_process_that_dies_costs_only_its_notebook(tmp_path):
     """Unconfined, a kernel can kill the process grading it: that notebook is tried once more, then reported,
     and the classmates graded at the same time are not affected."""
-    from bpcourse_instructor.grading import grade
     from bpcourse_instructor.course import release
+    from bpcourse_instructor.grading import grade
 
     root = copy_course(tmp_path / "class")
     os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")

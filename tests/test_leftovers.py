@@ -1,8 +1,8 @@
 """`bpcourse grade` leaves nothing behind: no process, no file outside the notebook's folder, no huge output.
 
-Students of notebook 03 in the one graded trial run (tests/test_grading_trust.py): a submission that starts a daemon and a child in a session
-of its own, one that shows three 50 MB outputs (display_data, execute_result, an exception message), one that
-writes where every kernel could see it (/dev/shm, other devices, the matplotlib and MNIST caches, its
+Students of notebook 03 in the one graded trial run (tests/test_grading_trust.py): a submission that starts a
+
+
 temporary folder), and two bystanders (a correct answer and the blank release). Below them, unit tests of
 the output caps on fabricated kernel messages.
 """

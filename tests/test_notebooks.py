@@ -5,7 +5,6 @@ import socket
 
 import nbformat
 import pytest
-
 from conftest import REPO, assignment_names, skip_without_mnist
 from nbrun import errors, execute, is_graded_test, secret_lines, tree_lines
 
