@@ -9,6 +9,18 @@ c.CourseDirectory.release_directory = "course"
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
+# nbgrader's release steps, with NamedStubs in ClearSolutions' place: each stub's raise names the function it
+# stands in ("MulLayer.backward is not written yet: ..."). Same list and order as nbgrader 0.9's default.
+from nbgrader import preprocessors as _pp  # noqa: E402
+
+from bpcourse_instructor.stubs import NamedStubs  # noqa: E402
+
+c.GenerateAssignment.preprocessors = [
+    _pp.IncludeHeaderFooter, _pp.InstantiateTests, _pp.LockCells, NamedStubs, _pp.ClearOutput,
+    _pp.CheckCellMetadata, _pp.ComputeChecksums, _pp.SaveCells, _pp.ClearHiddenTests, _pp.ClearMarkScheme,
+    _pp.ComputeChecksums, _pp.CheckCellMetadata,
+]
+
 # A backward that never returns must not hang the grading run.
 c.ExecutePreprocessor.timeout = 60
 c.Execute.timeout = 60
@@ -17,11 +29,20 @@ c.Execute.timeout = 60
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
 from nbgrader.preprocessors import GetGrades  # noqa: E402
 
-from bpcourse_instructor.feedback import ClearHiddenTests, ErrorMessagesOnly  # noqa: E402
+from bpcourse_instructor.feedback import (  # noqa: E402
+    FEEDBACK_TEMPLATE,
+    ClearHiddenTests,
+    ErrorMessagesOnly,
+    ExerciseNames,
+)
 
 # ClearHiddenTests is nbgrader's, declaring display_data_priority configurable: the HTML exporter sets it for
 # every preprocessor, and nbgrader's own class answered with a "not recognized" warning.
-c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, ErrorMessagesOnly, CSSHTMLHeaderPreprocessor]
+c.GenerateFeedback.preprocessors = [GetGrades, ExerciseNames, ClearHiddenTests, ErrorMessagesOnly,
+                                    CSSHTMLHeaderPreprocessor]
+# Each graded cell is called by its exercise's name (its section heading in solutions/), not "Test cell": nbgrader's
+# feedback template, extended. Only the feedback's exporter reads it (the formgrader keeps its own template).
+c.GenerateFeedback.HTMLExporter.template_file = FEEDBACK_TEMPLATE
 
 # Pages made from students' notebooks (feedback HTML, the formgrader's view) show their Markdown and outputs as
 # inert content: nbconvert's sanitiser removes scripts and event handlers. (bpcourse grade also keeps only text

@@ -23,6 +23,8 @@ import zlib
 
 import numpy as np
 
+from bpcourse import mistakes
+
 from . import _replay
 from ._replay import hidden_check, kind
 
@@ -176,26 +178,7 @@ def _fmt(v: float) -> str:
 
 def _ratio_hint(got: np.ndarray, expected: np.ndarray, hints: dict) -> str:
     """Name a classic mistake when got is a constant multiple of expected (or its sign flip)."""
-    mask = np.abs(expected) > 1e-6
-    if not mask.any() or not np.all(np.isfinite(got)):
-        return ""
-    ratio = got[mask] / expected[mask]
-    if not np.allclose(ratio, ratio[0], rtol=1e-4, atol=0):
-        return ""
-    r = float(ratio[0])
-    for factor, text in hints.items():
-        if np.isclose(r, factor, rtol=1e-4):
-            return text
-    if mask.sum() < 2:
-        # One number always has a "constant ratio" to another; only a pattern across values means something.
-        return ""
-    if np.isclose(r, -1.0):
-        return "it has the right size but the wrong sign."
-    if abs(r) > 1:
-        return f"it is exactly {r:.4g} times the right value: is a factor too many?"
-    if r != 0:
-        return f"it is exactly 1/{1 / r:.4g} of the right value: is a factor missing?"
-    return ""
+    return mistakes.ratio(got, expected, hints)
 
 
 def expect_close(got, expected, what: str, *, rtol: float = 1e-5, atol: float = 1e-7,

@@ -27,8 +27,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ._core import hidden_check, Failure, call, expect_true, kind, rng, tolerances
-from ._core import as_number
+from bpcourse import mistakes
+
+from ._core import Failure, as_number, call, expect_true, hidden_check, kind, rng, tolerances
 
 __all__ = ["check_forward", "check_backward"]
 
@@ -305,10 +306,7 @@ def _hint(j, got, expected, kids, nodes_by_name, values, grads_ok) -> str:
                 for c, slot in edges]
     shares = [grads_ok[c] * d for (c, _), d in zip(edges, partials)]
     if len(edges) > 1 and any(_close(got, s, 1e-4, 1e-6) for s in shares):
-        where = ", ".join(f"'{c}'" for c, _ in edges)
-        return (f"'{j}' feeds {len(edges)} edges (into {where}); its gradient is the SUM of what comes back "
-                "along each of them. It looks like one contribution overwrote the others: use += "
-                "(gradients add at branches).")
+        return mistakes.BRANCH_OVERWRITTEN(j, [c for c, _ in edges])
     upstream_matters = any(not _close(grads_ok[c], 1.0, 1e-9, 0) for c, _ in edges)
     if upstream_matters and _close(got, sum(partials), 1e-4, 1e-6):
         return ("this is the sum of the local derivatives alone: multiply each one by the upstream gradient "

@@ -19,17 +19,21 @@ import math
 
 import numpy as np
 
+from bpcourse import mistakes
+
 from ._core import (
-    hidden_check,
-    matches as _close,
     Failure,
     call,
     expect_close,
     expect_true,
+    hidden_check,
     kind,
     num_vjp,
     rng,
     tolerances,
+)
+from ._core import (
+    matches as _close,
 )
 from .nb01 import number_problem, returning_plain
 
@@ -342,7 +346,7 @@ def check_circuit(circuit_forward_backward) -> None:
             numeric = num_vjp(along, point[i], np.float64(1.0))
             # The × gate sends each input the OTHER input times upstream; unswapped, it sends its own.
             unswapped = [q, q, z][i]
-            hint = ("the × gate swaps its inputs: ∂f/∂q = z and ∂f/∂z = q (each gets the other one)."
+            hint = (mistakes.MUL_GATE_SWAP
                     if _close(grads[i], unswapped) and not _close(unswapped, numeric) else "")
             _expect(grads[i], numeric, f"{what}: {name} (checked against numerical gradients of (x + y) * z)",
                     rtol=1e-5, atol=1e-7, hints={-1.0: "it has the right size but the wrong sign."},
@@ -393,15 +397,13 @@ def check_sigmoid_gate(sigmoid_gate) -> None:
                 rtol=1e-6, atol=1e-12)
         num_dw = num_vjp(lambda v, x=x: _gate_f(v, x), w, np.float64(1.0))
         num_dx = num_vjp(lambda v, w=w: _gate_f(w, v), x, np.float64(1.0))
-        sign_hint = {-1.0: "every gradient has the wrong sign: the *-1 node's local gradient is -1, "
-                           "so it must flip the sign of the gradient passing through it."}
+        sign_hint = {-1.0: mistakes.NEGATE_GATE}
         for name, got, numeric in (("dw", dw, num_dw), ("dx", dx, num_dx)):
             # ds is what reaches the bias (its + gate has local gradient 1); an unswapped × gate gives
             # each of w0, w1 its own value times ds instead of the matching x, and vice versa.
             ds = num_dw[2]
             unswapped = np.concatenate([w[:2] * ds, [ds]]) if name == "dw" else x * ds
             recognised = _close(got, unswapped) and not _close(unswapped, numeric)
-            hint = ("the × gates swap their inputs: the gradient of w0 is x0 times the upstream gradient, "
-                    "and that of x0 is w0 times it." if recognised else "")
+            hint = mistakes.MUL_GATES_SWAP if recognised else ""
             _expect(got, numeric, f"{what}: {name} (checked against numerical gradients of the formula)",
                     rtol=1e-4, atol=1e-7, hints=sign_hint, extra_hint=hint)

@@ -12,18 +12,21 @@ from __future__ import annotations
 
 import numpy as np
 
+from bpcourse import mistakes
+
 from ._core import (
-    hidden_check,
-    matches as _close,
-    replace_hint as _replace_hint,
     CASES,
     Failure,
     call,
     check_layer,
     expect_close,
     expect_true,
+    hidden_check,
     num_vjp,
     rng,
+)
+from ._core import (
+    replace_hint as _replace_hint,
 )
 
 __all__ = ["check_mul_layer", "check_add_layer", "check_max_layer"]
@@ -93,12 +96,7 @@ def _check_cases(make, name: str, formula, formula_text: str, *, apart=False, hi
 # ----------------------------------------------------------------------------- multiply
 
 def _mul_diagnose(x, y, dout, dx, dy, shape):
-    if _close(dx, dout * x) and _close(dy, dout * y):
-        return ("the multiply node swaps its inputs: x's gradient is dout times y's forward value, "
-                "and y's gradient is dout times x's.")
-    if _close(dx, y) and _close(dy, x):
-        return "multiply the local gradient by the upstream gradient dout (chain rule)."
-    return None
+    return mistakes.mul_layer(x, y, dout, dx, dy)
 
 
 @hidden_check
@@ -125,8 +123,7 @@ def check_mul_layer(MulLayer):
     # The expected gradients are central differences of the formula price = apple * apple_num * tax.
     point = np.array([APPLE, APPLE_NUM, TAX], dtype=np.float64)
     expected = num_vjp(lambda v: v[0] * v[1] * v[2], point, np.float64(1.0))
-    state_hint = ("each MulLayer object must keep its own inputs: store them on self in forward "
-                  "(not in a class attribute or a global), because buy apple uses two layers at once.")
+    state_hint = mistakes.SHARED_STATE
     for got, want, what in [(dapple, expected[0], "d apple"), (dapple_num, expected[1], "d apple_num"),
                             (dtax, expected[2], "d tax")]:
         try:
@@ -138,20 +135,11 @@ def check_mul_layer(MulLayer):
 
 # ----------------------------------------------------------------------------- add
 
-_ADD_HINTS = {
-    0.0: "the add node passes dout to BOTH inputs: neither gradient is zero (each local gradient is 1).",
-    2.0: "the add node does not double the gradient: each input receives dout exactly once.",
-    0.5: "the add node does not split dout between its inputs: each receives all of it (a distributor).",
-}
+_ADD_HINTS = mistakes.ADD_RATIOS
 
 
 def _add_diagnose(x, y, dout, dx, dy, shape):
-    if _close(dx, dout * y) and _close(dy, dout * x):
-        return "that is the multiply node's rule; the add node's local gradients are both 1, so dx = dy = dout."
-    ones = np.ones(shape)
-    if _close(dx, ones) and _close(dy, ones):
-        return "multiply the local gradient 1 by the upstream gradient dout (chain rule)."
-    return None
+    return mistakes.add_layer(x, y, dout, dx, dy)
 
 
 @hidden_check
@@ -182,19 +170,7 @@ def check_add_layer(AddLayer):
 # ----------------------------------------------------------------------------- max
 
 def _max_diagnose(x, y, dout, dx, dy, shape):
-    x_wins = x > y
-    zero = np.zeros(shape)
-    if _close(dx, np.where(x_wins, zero, dout)) and _close(dy, np.where(x_wins, dout, zero)):
-        return "the max node routes dout to the LARGER input; here it went to the smaller one."
-    if _close(dx, dout) and _close(dy, dout):
-        return ("the max node is a router, not a distributor: only the larger input receives dout, "
-                "the other gets 0.")
-    if _close(dx, x_wins.astype(float)) and _close(dy, (~x_wins).astype(float)):
-        return "multiply by the upstream gradient dout: the larger input receives dout, not 1."
-    if shape == () and (_close(dx, -dout) or _close(dx, -2 * dout) or _close(dy, -dout) or _close(dy, -2 * dout)):
-        return ("for Python numbers, x > y is a Python bool and ~True == -2, ~False == -1; "
-                "use np.logical_not(mask), 1 - mask, or compare the other way round.")
-    return None
+    return mistakes.max_layer(x, y, dout, dx, dy)
 
 
 @hidden_check
@@ -206,8 +182,7 @@ def check_max_layer(MaxLayer):
                      diagnose=_max_diagnose)
     except Failure as exc:
         if "truth value of an array" in str(exc):
-            raise Failure(_replace_hint(str(exc), "Python's max(x, y) compares whole arrays; "
-                                        "use np.maximum(x, y) for an elementwise maximum.")) from None
+            raise Failure(_replace_hint(str(exc), mistakes.MAX_OF_ARRAYS)) from None
         raise
 
     # An add node may hand the very same dout array to two branches, so backward must not write into it.

@@ -12,15 +12,18 @@ from __future__ import annotations
 
 import numpy as np
 
+from bpcourse import mistakes
+
 from ._core import (
-    hidden_check,
-    matches as _close,
-    replace_hint as _replace_hint,
     CASES,
     Failure,
     call,
     check_layer,
+    hidden_check,
     rng,
+)
+from ._core import (
+    replace_hint as _replace_hint,
 )
 
 __all__ = ["check_relu", "check_sigmoid"]
@@ -49,11 +52,7 @@ class _Arrays:
 _SIGMOID_TEXT = "y = 1 / (1 + exp(-x))"
 
 
-def _sigmoid(x) -> np.ndarray:
-    # exp only ever sees -|x| <= 0, so it cannot overflow.
-    x = np.asarray(x, dtype=np.float64)
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+_sigmoid = mistakes.sigmoid
 
 
 def _finite(a) -> bool:
@@ -104,24 +103,9 @@ def _relu_inputs():
 
 
 def _relu_diagnose(x, dout, out, dx, message):
-    pos = x > 0
     if message.startswith("Relu.forward"):
-        if _close(out, np.where(pos, 0.0, x)):
-            return ("forward keeps x where x <= 0 and zeroes it where x > 0: the mask is the wrong way "
-                    "round. ReLU passes positive inputs through and sends 0 for the rest.")
-        return None
-    if _close(dx, np.where(pos, 0.0, dout)):
-        return ("backward lets dout through where the input was <= 0 and blocks it where the input was > 0: "
-                "the mask is applied the wrong way round.")
-    if _close(dx, dout):
-        return "backward returns dout unchanged: set it to 0 wherever the forward input was <= 0."
-    if _close(dx, pos.astype(float)):
-        return ("backward returns the local gradient (1 or 0) alone: "
-                "multiply it by the upstream gradient dout.")
-    if _close(dx, np.where(pos, x * dout, 0.0)) or _close(dx, np.where(pos, x, 0.0)):
-        return ("dx depends only on the SIGN of the forward input, not on its size: "
-                "dx = dout where x > 0 and 0 where x <= 0.")
-    return None
+        return mistakes.relu_forward(x, out)
+    return mistakes.relu_backward(x, dout, dx)
 
 
 @hidden_check
@@ -139,36 +123,15 @@ def _sigmoid_inputs():
 
 
 def _sigmoid_diagnose(x, dout, out, dx, message):
-    y = _sigmoid(x)
     if message.startswith("Sigmoid.forward"):
-        if _close(out, _sigmoid(-x)):
-            return "forward computes 1 / (1 + exp(x)) = sigmoid(-x): check the sign inside exp."
-        return None
-    if _close(dx, dout * y):
-        return ("dx = dout * y is missing the factor (1 - y): "
-                "the local gradient is y(1 - y), with y the output.")
-    if _close(dx, dout * (1.0 - y)):
-        return ("dx = dout * (1 - y) is missing the factor y: "
-                "the local gradient is y(1 - y), with y the output.")
-    if _close(dx, y * (1.0 - y)):
-        return ("backward returns the local gradient y(1 - y) alone: "
-                "multiply it by the upstream gradient dout.")
-    if _close(dx, dout * x * (1.0 - x)):
-        return "backward uses the forward INPUT x; y(1 - y) needs the forward OUTPUT y = sigmoid(x)."
-    return None
+        return mistakes.sigmoid_forward(x, out)
+    return mistakes.sigmoid_backward(x, dout, dx)
 
 
 def _large_diagnose(x, dout, out, dx, message):
     if message.startswith("Sigmoid.forward"):
-        if _finite(out):
-            return None
-        return ("forward overflows for large |x|: exp of a large number is inf, and inf / inf is nan. "
-                "Make sure exp only ever sees a number <= 0, e.g. exp(-|x|), and treat x >= 0 and "
-                "x < 0 separately.")
-    if not _finite(dx):
-        return ("backward overflows for large |x| (0 * inf = nan). It needs no exp at all: "
-                "dx = dout * y * (1 - y) uses only the output y saved by forward.")
-    return None
+        return None if _finite(out) else mistakes.SIGMOID_OVERFLOW
+    return None if _finite(dx) else mistakes.SIGMOID_BACKWARD_OVERFLOW
 
 
 @hidden_check

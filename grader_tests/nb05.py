@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._core import hidden_check, Failure, _as_array, call, expect_close, expect_true, num_vjp, rng
+from bpcourse import mistakes
+
+from ._core import Failure, _as_array, call, expect_close, expect_true, hidden_check, num_vjp, rng
 
 __all__ = ["check_affine_forward", "check_affine_backward", "check_affine"]
 
@@ -158,25 +160,22 @@ def check_affine_backward(Affine) -> None:
                      f"Affine.backward: self.dW for {n} samples (checked against numerical gradients of "
                      "x·W + b)",
                      rtol=1e-4, atol=1e-6,
-                     hints={1 / n: "dW is exactly 1/N of the right value: don't average over the batch, "
-                                   "the sum is the gradient."},
+                     hints={1 / n: mistakes.DW_AVERAGED},
                      shape_hint=f"dW must have the shape of W, (D, M) = {W.shape}: dW = xᵀ · dout with x "
-                                f"flattened to ({n}, {d})." + (" Did you compute dout.T · x?"
+                                f"flattened to ({n}, {d})." + (" " + mistakes.DW_TRANSPOSED
                                                               if np.shape(dW) == (m, d) else ""))
 
         db = _grad_attr(layer, "db", b.shape)
         if np.shape(db) == (n, m) and n > 1:
-            summed = (f" b was added to every one of the {n} rows, so its gradient sums dout over the "
-                      "batch axis: dout.sum(axis=0).")
+            summed = " " + mistakes.DB_NOT_SUMMED
         elif np.size(db) == m:
-            summed = " The numbers may be right: make db 1-d like b (no keepdims)."
+            summed = " " + mistakes.DB_NOT_FLAT
         else:
             summed = ""
         expect_close(db, _numeric(x0, W0, b0, dout, "b"),
                      f"Affine.backward: self.db for {n} samples (checked against numerical gradients of "
                      "x·W + b)",
-                     rtol=1e-4, atol=1e-6, hints={1 / n: "db is exactly 1/N of the right value: sum over the "
-                                                         "batch, don't average (dout.sum(axis=0))."},
+                     rtol=1e-4, atol=1e-6, hints={1 / n: mistakes.DB_AVERAGED},
                      shape_hint=f"db must have the shape of b, (M,) = {b.shape}." + summed)
 
         expect_true(np.array_equal(x, x0) and np.array_equal(W, W0) and np.array_equal(b, b0),
@@ -196,7 +195,7 @@ def check_affine_backward(Affine) -> None:
         want = _numeric(x0, W0, b0, 2 * dout, wrt)
         if got.shape == want.shape and np.allclose(got, 1.5 * want) and not np.allclose(got, want):
             raise Failure(f"after two backward calls, self.{name} holds the sum of both gradients.\n"
-                          f"Hint: set self.{name} = ... in backward; don't add to it (+=).")
+                          "Hint: " + mistakes.GRADS_ACCUMULATED.format(name=name))
         expect_close(value, want, f"self.{name} after a second backward call with a new dout "
                                   "(checked against numerical gradients of x·W + b for that dout alone)",
                      rtol=1e-4, atol=1e-6)

@@ -13,17 +13,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._core import hidden_check, Failure, call, expect_close, expect_true, num_vjp, rng, tolerances
+from bpcourse import mistakes
+
+from ._core import Failure, call, expect_close, expect_true, hidden_check, num_vjp, rng, tolerances
 
 __all__ = ["check_softmax", "check_cross_entropy", "check_softmax_with_loss"]
 
-_SUBTRACT_MAX = ("subtract each row's maximum before np.exp, e.g. x - np.max(x, axis=-1, keepdims=True): "
-                 "softmax(x) = softmax(x - c) for any constant c, and exp of a number <= 0 cannot overflow.")
-_LABELS_HINT = ("\nHint: it works for one-hot t but not for integer labels. A label t[n] is the index of the "
-                "right class: pick y[np.arange(N), t] (or turn t into one-hot rows first). Telling them apart: "
-                "t.size == y.size means one-hot.")
-_ROW_HINT = ("each row is one sample, so sum over the last axis only: "
-             "np.sum(..., axis=-1, keepdims=True) (axis=1 for a batch).")
+_SUBTRACT_MAX = mistakes.SUBTRACT_MAX
+_LABELS_HINT = "\nHint: " + mistakes.LABELS
+_ROW_HINT = mistakes.ROW_SUM
 
 
 def _log_softmax(a: np.ndarray) -> np.ndarray:
@@ -162,18 +160,7 @@ def check_softmax(softmax) -> None:
 
 # --------------------------------------------------------------------------- cross entropy
 
-def _ce_mistakes(n: int, k: int) -> dict:
-    m = {-1.0: "the sign is flipped: cross entropy is -sum t * log(y), a positive number.",
-         1 / np.log(10): "that is log base 10: use the natural logarithm np.log.",
-         1 / np.log(2): "that is log base 2: use the natural logarithm np.log."}
-    if n > 1:
-        m[float(n)] = (f"it is exactly N = {n} times too large: average over the batch "
-                       "(divide the sum by the batch size N).")
-    if k > 1:
-        m[1.0 / k] = (
-            "it is the mean over all N * K entries of t * log(y): sum over the classes, "
-            "then divide by the batch size N only.")
-    return m
+_ce_mistakes = mistakes.cross_entropy_ratios
 
 
 @hidden_check
@@ -222,11 +209,7 @@ _LARGE_HINT = ("make your softmax subtract each row's maximum before np.exp (x -
                "keepdims=True)): the loss is unchanged, and exp of a number <= 0 cannot overflow.")
 
 
-def _dx_hints(n: int) -> dict:
-    hints = {-1.0: "dx has the right size but the wrong sign: it is (y - t) / N, not (t - y) / N."}
-    if n > 1:
-        hints[float(n)] = f"dx is exactly N = {n} times too large — did you divide by the batch size?"
-    return hints
+_dx_hints = mistakes.softmax_with_loss_ratios
 
 
 def _check_large_scores(SoftmaxWithLoss) -> None:

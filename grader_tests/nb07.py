@@ -27,6 +27,8 @@ import itertools
 
 import numpy as np
 
+from bpcourse import mistakes
+
 from ._core import Failure, call, expect_close, expect_true, hidden_check, kind, num_vjp, rng
 from ._core import as_number as _scalar
 
@@ -358,9 +360,7 @@ def _compare_grads(grads, numeric: dict, call_name: str, context: str, n: int) -
                          f"{call_name}['{key}'] ({context}; checked against numerical gradients of the loss "
                          "formula)",
                          rtol=1e-4, atol=1e-7,
-                         hints={1 / n: f"it is 1/{n} of the right value, and {n} is the batch size: "
-                                       "lastLayer.backward already divides by it.",
-                                n: f"it is {n} times the right value, and {n} is the batch size."})
+                         hints=mistakes.batch_ratios(n))
         except Failure as exc:
             wrong[key] = str(exc)
     if not wrong:
@@ -368,8 +368,7 @@ def _compare_grads(grads, numeric: dict, call_name: str, context: str, n: int) -
     first, _, ratio_hint = wrong[next(iter(wrong))].partition("\nHint: ")
     summary = f"Wrong: {', '.join(wrong)}; right: {', '.join(k for k in KEYS if k not in wrong) or 'none'}."
     if set(wrong) <= {"W1", "b1"}:
-        hint = ("W2 and b2 are right, so the start of the backward pass is fine, but what reaches Affine1 is "
-                "wrong: pass dout through every layer, Relu1 included, in reverse order.")
+        hint = mistakes.FIRST_LAYER_ONLY
     else:
         hint = ratio_hint or _ORDER
     raise Failure(f"{first}\n{summary}\nHint: {hint}")

@@ -6,7 +6,6 @@ import pytest
 from grader_tests import nb03
 from grader_tests._core import Failure
 
-
 # ----------------------------------------------------------------------------- correct, several styles
 
 class MulTextbook:
@@ -323,15 +322,16 @@ def in_precision(base, dtype):
 def visible_check(notebook: str, grade_id: str, **names) -> None:
     """Run the visible part of a graded cell of ``solutions/<notebook>`` (everything above its hidden tests)."""
     import nbformat
+    from conftest import REPO
 
     from bpcourse.gradcheck import check_gradient
-    from conftest import REPO
+    from bpcourse.hints import explain
 
     nb = nbformat.read(REPO / "solutions" / notebook / f"{notebook}.ipynb", as_version=4)
     (source,) = [c.source for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id]
     import warnings
     exec(source.split("### BEGIN HIDDEN TESTS")[0], {"np": np, "check_gradient": check_gradient,
-                                                      "warnings": warnings, **names})
+                                                      "explain": explain, "warnings": warnings, **names})
 
 
 # ----------------------------------------------------------------------------- steering forwards cannot pass

@@ -9,7 +9,6 @@ import pytest
 from grader_tests import nb04
 from grader_tests._core import Failure
 
-
 # ----------------------------------------------------------------------------- ReLU, correct
 
 class ReluTextbook:

@@ -6,7 +6,6 @@ import pytest
 from grader_tests import nb06
 from grader_tests._core import Failure
 
-
 # --------------------------------------------------------------------------- softmax implementations
 
 def softmax_keepdims(x):

@@ -1,0 +1,238 @@
+"""Classic mistakes, recognised from what student code returned, each with the hint that names it.
+
+The course's visible checks (through :mod:`bpcourse.hints`) and its hidden tests use these same rules, so
+a mistake gets the same hint wherever it is found. Nothing here is an answer: every rule compares what came
+back with a known *wrong* answer (a swapped multiply node, a mask the wrong way round, a gradient averaged
+once too often), built from the inputs and the formula the notebook states.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def same(a, b, rtol: float = 1e-6, atol: float = 1e-9) -> bool:
+    """Whether a returned value equals b: same shape, close values (float32 gets float32 tolerances)."""
+    try:
+        a = np.asarray(a)
+        if a.dtype == np.float32:  # the hidden tests' float32 tolerances
+            rtol, atol = max(rtol, 1e-3), max(atol, 1e-4 * float(np.max(np.abs(b), initial=0.0)))
+        a = a.astype(np.float64)
+    except (TypeError, ValueError):
+        return False
+    return a.shape == np.shape(b) and bool(np.allclose(a, b, rtol=rtol, atol=atol))
+
+
+def ratio(got, expected, named: dict | None = None) -> str:
+    """A hint when got is a constant multiple of expected: a named factor's text, or a generic one."""
+    got, expected = np.asarray(got, dtype=np.float64), np.asarray(expected, dtype=np.float64)
+    mask = np.abs(expected) > 1e-6
+    if got.shape != expected.shape or not mask.any() or not np.all(np.isfinite(got)):
+        return ""
+    r = got[mask] / expected[mask]
+    if not np.allclose(r, r[0], rtol=1e-4, atol=0):
+        return ""
+    r = float(r[0])
+    for factor, text in (named or {}).items():
+        if np.isclose(r, factor, rtol=1e-4):
+            return text
+    if mask.sum() < 2:  # one number always has a "constant ratio" to another
+        return ""
+    if np.isclose(r, -1.0):
+        return "it has the right size but the wrong sign."
+    if abs(r) > 1:
+        return f"it is exactly {r:.4g} times the right value: is a factor too many?"
+    return f"it is exactly 1/{1 / r:.4g} of the right value: is a factor missing?" if r else ""
+
+
+# --- 01: gradients add at branches --------------------------------------------------------------------
+
+def BRANCH_OVERWRITTEN(name: str, children: list[str]) -> str:
+    where = ", ".join(f"'{c}'" for c in children)
+    return (f"'{name}' feeds {len(children)} edges (into {where}); its gradient is the SUM of what comes back "
+            "along each of them. It looks like one contribution overwrote the others: use += "
+            "(gradients add at branches).")
+
+
+# --- 02: the gates of a circuit ------------------------------------------------------------------------
+
+MUL_GATE_SWAP = "the × gate swaps its inputs: ∂f/∂q = z and ∂f/∂z = q (each gets the other one)."
+MUL_GATES_SWAP = ("the × gates swap their inputs: the gradient of w0 is x0 times the upstream gradient, "
+                  "and that of x0 is w0 times it.")
+NEGATE_GATE = ("every gradient has the wrong sign: the *-1 node's local gradient is -1, "
+               "so it must flip the sign of the gradient passing through it.")
+
+
+# --- 03: multiply, add and max nodes -------------------------------------------------------------------
+
+MUL_SWAP = ("the multiply node swaps its inputs: x's gradient is dout times y's forward value, "
+            "and y's gradient is dout times x's.")
+NO_UPSTREAM = "multiply the local gradient by the upstream gradient dout (chain rule)."
+SHARED_STATE = ("each MulLayer object must keep its own inputs: store them on self in forward "
+                "(not in a class attribute or a global), because buy apple uses two layers at once.")
+ADD_RATIOS = {
+    0.0: "the add node passes dout to BOTH inputs: neither gradient is zero (each local gradient is 1).",
+    2.0: "the add node does not double the gradient: each input receives dout exactly once.",
+    0.5: "the add node does not split dout between its inputs: each receives all of it (a distributor).",
+}
+ADD_AS_MUL = "that is the multiply node's rule; the add node's local gradients are both 1, so dx = dy = dout."
+ADD_NO_UPSTREAM = "multiply the local gradient 1 by the upstream gradient dout (chain rule)."
+MAX_TO_SMALLER = "the max node routes dout to the LARGER input; here it went to the smaller one."
+MAX_DISTRIBUTES = ("the max node is a router, not a distributor: only the larger input receives dout, "
+                   "the other gets 0.")
+MAX_NO_UPSTREAM = "multiply by the upstream gradient dout: the larger input receives dout, not 1."
+MAX_BOOL_INVERT = ("for Python numbers, x > y is a Python bool and ~True == -2, ~False == -1; "
+                   "use np.logical_not(mask), 1 - mask, or compare the other way round.")
+MAX_OF_ARRAYS = ("Python's max(x, y) compares whole arrays; use np.maximum(x, y) for an elementwise "
+                 "maximum.")
+
+
+def mul_layer(x, y, dout, dx, dy) -> str | None:
+    if same(dx, dout * x) and same(dy, dout * y):
+        return MUL_SWAP
+    if same(dx, np.broadcast_to(y, np.shape(x))) and same(dy, np.broadcast_to(x, np.shape(y))):
+        return NO_UPSTREAM
+    return None
+
+
+def add_layer(x, y, dout, dx, dy) -> str | None:
+    if same(dx, dout * y) and same(dy, dout * x):
+        return ADD_AS_MUL
+    ones = np.ones(np.shape(x))
+    if same(dx, ones) and same(dy, ones):
+        return ADD_NO_UPSTREAM
+    for grad in (dx, dy):
+        named = ratio(grad, dout, ADD_RATIOS)
+        if named in ADD_RATIOS.values():
+            return named
+    return None
+
+
+def max_layer(x, y, dout, dx, dy) -> str | None:
+    x_wins = np.asarray(x) > np.asarray(y)
+    zero = np.zeros(np.shape(x))
+    if same(dx, np.where(x_wins, zero, dout)) and same(dy, np.where(x_wins, dout, zero)):
+        return MAX_TO_SMALLER
+    if same(dx, dout) and same(dy, dout):
+        return MAX_DISTRIBUTES
+    if same(dx, x_wins.astype(float)) and same(dy, (~x_wins).astype(float)):
+        return MAX_NO_UPSTREAM
+    if np.shape(x) == () and any(same(g, k * dout) for g in (dx, dy) for k in (-1, -2)):
+        return MAX_BOOL_INVERT
+    return None
+
+
+# --- 04: ReLU and Sigmoid --------------------------------------------------------------------------------
+
+RELU_FORWARD_INVERTED = ("forward keeps x where x <= 0 and zeroes it where x > 0: the mask is the wrong way "
+                         "round. ReLU passes positive inputs through and sends 0 for the rest.")
+RELU_BACKWARD_INVERTED = ("backward lets dout through where the input was <= 0 and blocks it where the input "
+                          "was > 0: the mask is applied the wrong way round.")
+RELU_PASSES_ALL = "backward returns dout unchanged: set it to 0 wherever the forward input was <= 0."
+RELU_NO_UPSTREAM = "backward returns the local gradient (1 or 0) alone: multiply it by the upstream gradient dout."
+RELU_SCALES_BY_X = ("dx depends only on the SIGN of the forward input, not on its size: "
+                    "dx = dout where x > 0 and 0 where x <= 0.")
+SIGMOID_SIGN = "forward computes 1 / (1 + exp(x)) = sigmoid(-x): check the sign inside exp."
+SIGMOID_NO_1_MINUS_Y = ("dx = dout * y is missing the factor (1 - y): "
+                        "the local gradient is y(1 - y), with y the output.")
+SIGMOID_NO_Y = ("dx = dout * (1 - y) is missing the factor y: "
+                "the local gradient is y(1 - y), with y the output.")
+SIGMOID_NO_UPSTREAM = "backward returns the local gradient y(1 - y) alone: multiply it by the upstream gradient dout."
+SIGMOID_USES_INPUT = "backward uses the forward INPUT x; y(1 - y) needs the forward OUTPUT y = sigmoid(x)."
+SIGMOID_OVERFLOW = ("forward overflows for large |x|: exp of a large number is inf, and inf / inf is nan. "
+                    "Make sure exp only ever sees a number <= 0, e.g. exp(-|x|), and treat x >= 0 and "
+                    "x < 0 separately.")
+SIGMOID_BACKWARD_OVERFLOW = ("backward overflows for large |x| (0 * inf = nan). It needs no exp at all: "
+                             "dx = dout * y * (1 - y) uses only the output y saved by forward.")
+
+
+def sigmoid(x) -> np.ndarray:
+    """1 / (1 + exp(-x)), the formula of notebook 04, without overflow (exp only sees -|x|)."""
+    x = np.asarray(x, dtype=np.float64)
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def relu_forward(x, out) -> str | None:
+    return RELU_FORWARD_INVERTED if same(out, np.where(np.asarray(x) > 0, 0.0, x)) else None
+
+
+def relu_backward(x, dout, dx) -> str | None:
+    pos = np.asarray(x) > 0
+    if same(dx, np.where(pos, 0.0, dout)):
+        return RELU_BACKWARD_INVERTED
+    if same(dx, dout):
+        return RELU_PASSES_ALL
+    if same(dx, pos.astype(float)):
+        return RELU_NO_UPSTREAM
+    if same(dx, np.where(pos, x * dout, 0.0)) or same(dx, np.where(pos, x, 0.0)):
+        return RELU_SCALES_BY_X
+    return None
+
+
+def sigmoid_forward(x, out) -> str | None:
+    return SIGMOID_SIGN if same(out, sigmoid(-np.asarray(x))) else None
+
+
+def sigmoid_backward(x, dout, dx) -> str | None:
+    y = sigmoid(x)
+    for wrong, text in ((dout * y, SIGMOID_NO_1_MINUS_Y), (dout * (1.0 - y), SIGMOID_NO_Y),
+                        (y * (1.0 - y), SIGMOID_NO_UPSTREAM), (dout * x * (1.0 - x), SIGMOID_USES_INPUT)):
+        if same(dx, wrong):
+            return text
+    return None
+
+
+# --- 05: the Affine layer --------------------------------------------------------------------------------
+
+DW_AVERAGED = "dW is exactly 1/N of the right value: don't average over the batch, the sum is the gradient."
+DB_AVERAGED = "db is exactly 1/N of the right value: sum over the batch, don't average (dout.sum(axis=0))."
+DW_TRANSPOSED = "Did you compute dout.T · x?"
+DB_NOT_SUMMED = "b was added to every row, so its gradient sums dout over the batch axis: dout.sum(axis=0)."
+DB_NOT_FLAT = "The numbers may be right: make db 1-d like b (no keepdims)."
+GRADS_ACCUMULATED = "set self.{name} = ... in backward; don't add to it (+=)."
+
+# --- 06: softmax, cross entropy, SoftmaxWithLoss -------------------------------------------------------------
+
+SUBTRACT_MAX = ("subtract each row's maximum before np.exp, e.g. x - np.max(x, axis=-1, keepdims=True): "
+                "softmax(x) = softmax(x - c) for any constant c, and exp of a number <= 0 cannot overflow.")
+ROW_SUM = ("each row is one sample, so sum over the last axis only: "
+           "np.sum(..., axis=-1, keepdims=True) (axis=1 for a batch).")
+LABELS = ("it works for one-hot t but not for integer labels. A label t[n] is the index of the "
+          "right class: pick y[np.arange(N), t] (or turn t into one-hot rows first). Telling them apart: "
+          "t.size == y.size means one-hot.")
+
+
+def cross_entropy_ratios(n: int, k: int) -> dict:
+    """Factors between a wrong cross entropy and the right one, for a batch of n samples of k classes."""
+    m = {-1.0: "the sign is flipped: cross entropy is -sum t * log(y), a positive number.",
+         1 / np.log(10): "that is log base 10: use the natural logarithm np.log.",
+         1 / np.log(2): "that is log base 2: use the natural logarithm np.log."}
+    if n > 1:
+        m[float(n)] = (f"it is exactly N = {n} times too large: average over the batch "
+                       "(divide the sum by the batch size N).")
+    if k > 1:
+        m[1.0 / k] = ("it is the mean over all N * K entries of t * log(y): sum over the classes, "
+                      "then divide by the batch size N only.")
+    return m
+
+
+def softmax_with_loss_ratios(n: int) -> dict:
+    """Factors between a wrong dx of SoftmaxWithLoss and the right one, for a batch of n."""
+    hints = {-1.0: "dx has the right size but the wrong sign: it is (y - t) / N, not (t - y) / N."}
+    if n > 1:
+        hints[float(n)] = f"dx is exactly N = {n} times too large — did you divide by the batch size?"
+    return hints
+
+
+# --- 07: the two-layer network -------------------------------------------------------------------------------
+
+def batch_ratios(n: int) -> dict:
+    """Factors between a wrong gradient() of the network and the right one, for a batch of n."""
+    return {1 / n: f"it is 1/{n} of the right value, and {n} is the batch size: "
+                   "lastLayer.backward already divides by it.",
+            n: f"it is {n} times the right value, and {n} is the batch size."}
+
+
+FIRST_LAYER_ONLY = ("W2 and b2 are right, so the start of the backward pass is fine, but what reaches Affine1 is "
+                    "wrong: pass dout through every layer, Relu1 included, in reverse order.")

@@ -1,0 +1,56 @@
+"""Stubs that say which exercise to complete.
+
+nbgrader replaces every ``### BEGIN SOLUTION`` … ``### END SOLUTION`` region with one fixed stub,
+``raise NotImplementedError()``. A student who runs a check before finishing then reads a bare
+``NotImplementedError:`` under a long traceback. :class:`NamedStubs` is nbgrader's ClearSolutions with one
+change: each stub's ``raise`` names the function or method it stands in, and says what to do, e.g.
+
+    raise NotImplementedError("MulLayer.backward is not written yet: replace this line with your code")
+
+Configured in ``nbgrader_config.py`` in ClearSolutions' place, so ``bpcourse release`` and stock
+``nbgrader generate_assignment`` write the same release.
+"""
+
+from __future__ import annotations
+
+import re
+
+from nbgrader.preprocessors import ClearSolutions
+
+_DEF = re.compile(r"^(\s*)(?:async\s+)?(def|class)\s+([A-Za-z_]\w*)")
+
+
+def owner(lines: list[str], index: int) -> str:
+    """``Class.method`` or ``function`` that encloses line ``index`` ("" at the top level of a cell)."""
+    indent = len(lines[index]) - len(lines[index].lstrip())
+    names = []
+    for line in reversed(lines[:index]):
+        match = _DEF.match(line)
+        if match and len(match.group(1)) < indent:
+            names.append(match.group(3))
+            indent = len(match.group(1))
+            if indent == 0:
+                break
+    return ".".join(reversed(names))
+
+
+class NamedStubs(ClearSolutions):
+    """ClearSolutions whose Python stubs name the function they stand in."""
+
+    def _replace_solution_region(self, cell, language: str) -> bool:
+        lines = cell.source.split("\n")
+        owners = [owner(lines, i) for i, line in enumerate(lines) if self.begin_solution_delimeter in line]
+        replaced = super()._replace_solution_region(cell, language)
+        if not (replaced and cell.cell_type == "code" and language == "python"):
+            return replaced
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", "")
+        plain = "raise NotImplementedError()"
+        out, names = [], iter(owners)
+        for line in cell.source.split("\n"):
+            if line.strip() == plain:
+                name = next(names, "") or f"the exercise {grade_id!r}"
+                line = line.replace(plain, f'raise NotImplementedError("{name} is not written yet: '
+                                          'replace this line with your code")')
+            out.append(line)
+        cell.source = "\n".join(out)
+        return replaced
