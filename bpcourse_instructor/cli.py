@@ -24,12 +24,12 @@ def _release(args) -> int:
 
 
 def _export_student(args) -> int:
-    from .course import ExportError, export_student
+    from .export import ExportError, export_student
 
     print("releasing solutions/ afresh with nbgrader to export it (course/ must equal that release) ...", flush=True)
     try:
         written = export_student(Path(args.root), Path(args.dest), overwrite=args.overwrite, repo=args.repo,
-                                 names=args.assignment)
+                                 names=args.assignment, branch=args.branch)
     except ExportError as exc:
         print(f"bpcourse export-student: {exc}", file=sys.stderr)
         return 2
@@ -77,7 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     exp.add_argument("dest", metavar="DEST", help="an empty folder, or a clone of the public student repository")
     exp.add_argument("--overwrite", action="store_true", help="replace what DEST holds (its .git is kept)")
     exp.add_argument("--repo", default="OWNER/REPO", help="GitHub owner/name of the public repository, for the "
-                     "Binder badge (default: a placeholder)")
+                     "Binder badge, the Colab links and the notebooks' Colab set-up cell (default: a placeholder)")
+    exp.add_argument("--branch", default="main", help="the branch of that repository the Colab links open "
+                     "(default: main)")
     exp.add_argument("--assignment", action="append", metavar="NAME",
                      help="export only these released assignments (repeat; default: all)")
     exp.set_defaults(run=_export_student)

@@ -9,16 +9,22 @@ import sys
 import venv
 
 import pytest
-
-from bpcourse_instructor.course import ExportError, export_student
 from conftest import NEEDS_MNIST, REPO, SHARED_MNIST
 from nbrun import secret_lines, tree_lines
 
+from bpcourse_instructor import colab
+from bpcourse_instructor.export import SETUP_CELL_ID, ExportError, colab_setup_source, export_student
 
 # The parts of the repository export_student reads, for scratch copies a test may dirty.
 EXPORT_READS = ["course", "bpcourse", "binder", "LICENSE", "pyproject.toml", "solutions", "nbgrader_config.py",
                 "grader_tests"]
 TRIED = "04_activation_layers"  # the notebook an instructor "tries" in course/
+STUDENT_REPO, BRANCH = "someone/backprop", "term-2027"  # where the `exported` fixture's tree would be pushed
+COLAB_LINK = re.compile(r"\((https://colab\.research\.google\.com/github/[^)\s]+)\)")
+
+
+def colab_url(name, repo=STUDENT_REPO, branch=BRANCH):
+    return f"https://colab.research.google.com/github/{repo}/blob/{branch}/course/{name}/{name}.ipynb"
 
 
 def scratch_repo(dest):
@@ -53,7 +59,7 @@ def repo_copy(clean_repo, tmp_path):
 @pytest.fixture(scope="module")
 def exported(clean_repo, tmp_path_factory):
     dest = tmp_path_factory.mktemp("student") / "backprop-student"
-    export_student(clean_repo, dest, repo="someone/backprop")
+    export_student(clean_repo, dest, repo=STUDENT_REPO, branch=BRANCH)
     return dest
 
 
@@ -79,6 +85,60 @@ def test_export_has_what_students_need(exported):
     assert "grader_tests" not in (exported / "pyproject.toml").read_text()
 
 
+def test_export_starts_every_notebook_with_the_colab_setup_cell_and_changes_nothing_else(clean_repo, exported):
+    """Each exported notebook is nbgrader's fresh release (clean_repo's course/ is one) with one cell put first:
+    the Colab set-up cell, ungraded (no nbgrader metadata), installing bpcourse from the student repository."""
+    import nbformat
+
+    notebooks = sorted((exported / "course").glob("*/*.ipynb"))
+    assert [p.stem for p in notebooks] == sorted(p.name for p in (clean_repo / "course").iterdir() if p.is_dir())
+    for path in notebooks:
+        nb = nbformat.read(path, as_version=4)
+        release = nbformat.read(released_notebook(clean_repo, path.stem), as_version=4)
+        setup = nb.cells[0]
+        assert setup.cell_type == "code" and setup.id == SETUP_CELL_ID and setup.metadata == {}, setup
+        assert setup.source == colab_setup_source(STUDENT_REPO, BRANCH) and setup.outputs == [], path.name
+        assert f'"bpcourse @ git+https://github.com/{STUDENT_REPO}@{BRANCH}"' in setup.source
+        assert nb.cells[1:] == release.cells and nb.metadata == release.metadata, f"{path.name} changed otherwise"
+        assert SETUP_CELL_ID not in {c.get("id") for c in release.cells}, "course/ itself got the set-up cell"
+        nbformat.validate(nb)
+
+
+def test_export_readme_opens_every_notebook_in_colab(exported):
+    readme = (exported / "README.md").read_text()
+    names = sorted(p.name for p in (exported / "course").iterdir())
+    assert COLAB_LINK.findall(readme) == [colab_url(name) for name in names], readme
+    assert "{colab_links}" not in readme and "{binder_url}" not in readme
+    # Colab is temporary too, and says how to keep the work; large classes go to the campus JupyterHub.
+    prose = " ".join(readme.split())
+    for words in ("Colab sessions are temporary too", "File → Save a copy in Drive", "Download .ipynb",
+                  "campus JupyterHub", "in a large class", "nbgrader", "about 100 people use this repository"):
+        assert words in prose, words
+
+
+def test_export_refuses_a_repository_or_branch_that_is_no_name(clean_repo, tmp_path):
+    for kwargs, words in [({"repo": 'someone/x"); import os; ("'}, "--repo"), ({"repo": "no-slash"}, "--repo"),
+                          ({"branch": "../main"}, "--branch"), ({"branch": "a b"}, "--branch")]:
+        with pytest.raises(ExportError, match=words):
+            export_student(clean_repo, tmp_path / "student", **kwargs)
+    assert not (tmp_path / "student").exists()
+    result = subprocess.run([sys.executable, "-m", "bpcourse.cli", "--root", str(clean_repo), "export-student",
+                             str(tmp_path / "student"), "--repo", "a/b", "--branch", "x..y"],
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and "--branch 'x..y' is not a git branch name" in result.stderr, result
+
+
+def test_export_checks_the_setup_cell_line_by_line_too(clean_repo, tmp_path, monkeypatch):
+    answer = max(secret_lines(sorted((REPO / "solutions").glob("*/*.ipynb"))), key=lambda line: (len(line), line))
+    monkeypatch.setattr(colab, "COLAB_SETUP", colab.COLAB_SETUP + answer + "\n")
+    dest = tmp_path / "student"
+    with pytest.raises(ExportError) as refused:
+        export_student(clean_repo, dest, names=[TRIED])
+    line = len(colab.COLAB_SETUP.splitlines())
+    assert f"course/{TRIED}/{TRIED}.ipynb cell 0, line {line}: {answer!r}" in str(refused.value), str(refused.value)
+    assert list(dest.iterdir()) == []
+
+
 def test_export_refuses_a_non_empty_destination_unless_told(clean_repo, tmp_path):
     dest = tmp_path / "student"
     (dest / ".git").mkdir(parents=True)
@@ -94,6 +154,9 @@ def test_export_can_hold_only_the_assignments_released_so_far(clean_repo, tmp_pa
     export_student(clean_repo, tmp_path / "s", names=["01_computational_graphs", "02_chain_rule"])
     assert sorted(p.name for p in (tmp_path / "s" / "course").iterdir()) == ["01_computational_graphs",
                                                                             "02_chain_rule"]
+    # One Colab link per exported notebook, on the default branch, for the default (placeholder) repository.
+    assert COLAB_LINK.findall((tmp_path / "s" / "README.md").read_text()) == [
+        colab_url(name, "OWNER/REPO", "main") for name in ("01_computational_graphs", "02_chain_rule")]
     with pytest.raises(ExportError, match="no released assignment named 99_nothing"):
         export_student(clean_repo, tmp_path / "t", names=["99_nothing"])
 
@@ -233,7 +296,7 @@ for path in sorted(pathlib.Path("course").glob("*/*.ipynb")):
     NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=True,
                    resources={"metadata": {"path": str(path.parent)}}).execute()
     report[path.stem] = [
-        {"grade": bool(c.metadata.get("nbgrader", {}).get("grade")),
+        {"grade": bool(c.metadata.get("nbgrader", {}).get("grade")), "id": c.get("id"), "outputs": len(c.outputs),
          "errors": [o["ename"] + ": " + o["evalue"] for o in c.get("outputs", []) if o["output_type"] == "error"]}
         for c in nb.cells if c.cell_type == "code"]
 print(json.dumps(report))
@@ -276,6 +339,8 @@ def test_export_installs_from_its_binder_files_and_runs(exported, tmp_path):
     report = json.loads(run(py, "-c", _RUN_NOTEBOOKS).strip().splitlines()[-1])
     assert set(report) == {p.name for p in (REPO / "course").iterdir() if p.is_dir()}
     for name, cells in report.items():
+        # The Colab set-up cell ran first, in a real kernel outside Colab: no error, not a line printed.
+        assert cells[0]["id"] == SETUP_CELL_ID and cells[0]["outputs"] == 0, f"{name}: {cells[0]}"
         if name in NEEDS_MNIST and "BPCOURSE_DATA_DIR" not in env:
             continue  # its loading cell stops with the "MNIST is not available" message
         for cell in cells:
@@ -284,3 +349,48 @@ def test_export_installs_from_its_binder_files_and_runs(exported, tmp_path):
                     f"{name}: a graded cell does not fail on the stub in the student release: {cell['errors']}"
             else:
                 assert not cell["errors"], f"{name}: a non-test cell fails in the student release: {cell['errors']}"
+
+
+GRADED = "03_add_mul_nodes"  # a quick notebook to grade
+
+
+@pytest.mark.slow
+def test_a_hand_in_made_from_the_exported_notebook_is_graded(clean_repo, exported, tmp_path, monkeypatch):
+    """`bpcourse grade` (nbgrader's autograde behind our staging) takes a notebook that starts with the Colab
+    set-up cell as it is: no repair, full marks when solved (even carrying the output Colab left in that cell),
+    zero when blank; the set-up cell runs as an ordinary cell and does nothing in the grading kernel."""
+    import nbformat
+
+    from bpcourse_instructor.course import release
+    from bpcourse_instructor.grading import grade
+
+    root = repo_copy(clean_repo, tmp_path)
+    release(root, [GRADED])  # into the gradebook, as an instructor does
+    blank = nbformat.read(released_notebook(exported, GRADED), as_version=4)
+    solved = nbformat.read(root / "solutions" / GRADED / f"{GRADED}.ipynb", as_version=4)
+    answers = {c.metadata.nbgrader["grade_id"]: c.source for c in solved.cells
+               if c.metadata.get("nbgrader", {}).get("solution")}
+    full = nbformat.read(released_notebook(exported, GRADED), as_version=4)
+    for cell in full.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in answers:
+            cell.source = "\n".join(line for line in answers[grade_id].splitlines() if "### " not in line)
+    full.cells[0].outputs = [nbformat.v4.new_output(
+        "stream", name="stdout", text=f"Colab setup: installed bpcourse @ git+https://github.com/{STUDENT_REPO}; "
+                                      "widgets enabled.\n")]
+    full.cells[0].execution_count = 1
+    for student, nb in {"colab_full": full, "exported_blank": blank}.items():
+        folder = root / "submitted" / student / GRADED
+        folder.mkdir(parents=True)
+        nbformat.write(nb, folder / f"{GRADED}.ipynb")
+    monkeypatch.chdir(root)
+    outcomes = {o.student: o for o in grade(root, GRADED, workers=2, progress=False)}
+    for student, o in outcomes.items():
+        assert not o.problem and o.changes == [], f"{student}: {o.problem or o.changes}"
+    assert outcomes["colab_full"].max_score > 0 and outcomes["colab_full"].score == outcomes["colab_full"].max_score
+    assert outcomes["exported_blank"].score == 0
+    for student in outcomes:
+        graded = nbformat.read(root / "autograded" / student / GRADED / f"{GRADED}.ipynb", as_version=4)
+        setup = graded.cells[0]
+        assert setup.id == SETUP_CELL_ID and "nbgrader" not in setup.metadata, student
+        assert setup.execution_count is not None and setup.outputs == [], f"{student}: {setup.outputs}"

@@ -1,0 +1,119 @@
+"""The ways into the student repository besides a clone: Binder, and Colab.
+
+Colab gets a set-up cell first in every exported notebook (not in course/, which stays nbgrader's release)
+and a badge per notebook in the student README. Names that end up in student code and in URLs are checked.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from .course import RELEASE, SOURCE
+
+COLAB_URL = "https://colab.research.google.com/github/{repo}/blob/{branch}/{path}"  # course/NAME/NAME.ipynb
+COLAB_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
+BINDER_URL = "https://mybinder.org/v2/gh/{repo}/HEAD?urlpath=lab/tree/course/01_computational_graphs/01_computational_graphs.ipynb"
+
+# --- 3. the ways in: Binder, and Colab (a set-up cell in each notebook, a badge per notebook) -----------------
+
+# The first cell of every exported notebook (not of course/, which stays nbgrader's release). Its id marks it;
+# it has no nbgrader metadata, so nbgrader and `bpcourse grade` run it as an ordinary, ungraded cell.
+SETUP_CELL_ID = "colab-setup"
+COLAB_SETUP = '''\
+# Google Colab only: Colab lacks `bpcourse`, this course's helper package, so this cell installs it from the
+# course's repository and turns on Colab's support for the course's widgets. Anywhere else (Binder, JupyterHub,
+# your own computer) it does nothing and prints nothing. It is not graded: leave it here and run it first.
+def _setup_colab(package="bpcourse @ git+https://github.com/{repo}@{branch}"):
+    import importlib.util
+    import os
+    import sys
+
+    if "google.colab" not in sys.modules and not os.environ.get("COLAB_RELEASE_TAG"):
+        return  # not in Colab: nothing to do
+    did = "bpcourse was already installed"
+    if importlib.util.find_spec("bpcourse") is None:
+        get_ipython().run_line_magic("pip", f'install --quiet "{package}"')
+        importlib.invalidate_caches()
+        if importlib.util.find_spec("bpcourse") is None:
+            raise RuntimeError(f"could not install {package}: pip says why above; run this cell again")
+        did = f"installed {package}"
+    from google.colab import output
+
+    output.enable_custom_widget_manager()
+    print(f"Colab setup: {did}; widgets enabled.")
+
+
+_setup_colab()
+del _setup_colab
+'''
+# What a GitHub owner/name and a branch may look like: they end up in code students run and in URLs.
+_REPO_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?/[A-Za-z0-9._-]+")
+_BRANCH_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]*")
+
+
+def colab_setup_source(repo: str, branch: str = "main") -> str:
+    """The set-up cell for the student repository ``repo`` (owner/name on GitHub): it installs bpcourse from
+    ``branch``, the branch the Colab links open, so notebooks and helper package come from the same commit."""
+    return COLAB_SETUP.replace("{repo}", repo).replace("{branch}", branch)
+
+
+def check_names(repo: str, branch: str) -> None:
+    if not _REPO_NAME.fullmatch(repo) or repo.endswith((".git", "/.", "/..")):
+        raise ValueError(f"--repo {repo!r} is not a GitHub owner/name such as someone/backprop-student")
+    if not _BRANCH_NAME.fullmatch(branch) or ".." in branch or branch.endswith(("/", ".lock")):
+        raise ValueError(f"--branch {branch!r} is not a git branch name such as main")
+
+
+def add_setup_cell(path: Path, repo: str, branch: str = "main") -> None:
+    """Put the Colab set-up cell first in the notebook at ``path``; every other cell stays as nbgrader wrote it."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    if any(cell.get("id") == SETUP_CELL_ID for cell in nb.cells):
+        raise ValueError(f"{path.name} already has a cell with id {SETUP_CELL_ID!r}; rename that cell in {SOURCE}/")
+    nb.cells.insert(0, nbformat.v4.new_code_cell(colab_setup_source(repo, branch), id=SETUP_CELL_ID))
+    nbformat.write(nb, path)
+
+
+def _cells(path: Path) -> list[dict]:
+    return json.loads(path.read_text(encoding="utf-8")).get("cells", [])
+
+
+def _source(cell: dict) -> str:
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else source
+
+
+def _title(path: Path) -> str:
+    """The notebook's first heading ("01 · Computational graphs (계산 그래프)"), else its name."""
+    for cell in _cells(path):
+        if cell.get("cell_type") == "markdown":
+            for line in _source(cell).splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip().replace("|", "\\|")
+    return path.stem
+
+
+def _colab_links(course: Path, names: list[str], repo: str, branch: str) -> str:
+    """A Markdown table with an "Open in Colab" badge for every exported notebook."""
+    rows = ["| notebook | open it in Colab |", "|---|---|"]
+    for name in names:
+        for path in sorted((course / name).glob("*.ipynb")):
+            url = COLAB_URL.format(repo=repo, branch=branch, path=f"{RELEASE}/{name}/{path.name}")
+            rows.append(f"| {_title(path)} | [![Open In Colab]({COLAB_BADGE})]({url}) |")
+    return "\n".join(rows)
+
+
+def student_readme(template: str, course: Path, names: list[str], repo: str, branch: str) -> str:
+    filled = {"{binder_url}": BINDER_URL.format(repo=repo), "{colab_links}": _colab_links(course, names, repo, branch)}
+    absent = [key for key in filled if key not in template]
+    if absent:
+        raise ValueError(f"binder/README.student.md has no {' or '.join(absent)}: put the placeholder back where "
+                          "the student README should show it")
+    for key, value in filled.items():
+        template = template.replace(key, value)
+    return template
+
+
