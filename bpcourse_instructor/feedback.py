@@ -1,12 +1,47 @@
-"""Feedback for students: what failed and why, never the test cell's source.
+"""Feedback for students: what failed and why, never the test cell's source; each exercise by its name.
 
 A failing check's traceback shows the lines around the failing one, which in a graded cell
 include the hidden test calls. Feedback keeps each error's message and drops the traceback.
+
+nbgrader's feedback page calls every graded cell "Test cell". :class:`ExerciseNames` looks up each exercise's
+name (:mod:`bpcourse_instructor.exercises`, from the instructor's notebooks) and ``FEEDBACK_TEMPLATE``, a small
+extension of nbgrader's own feedback template, shows it in the table of contents and at the cell.
 """
+
+from pathlib import Path
 
 from nbconvert.preprocessors import Preprocessor
 from nbgrader.preprocessors import ClearHiddenTests as _NbgraderClearHiddenTests
 from traitlets import Bool, List
+
+# An absolute path, as nbconvert's HTMLExporter.template_file accepts: nbconvert adds its folder to the template
+# path, and the template extends nbgrader's "feedback" template (template_name stays "feedback", which
+# nbgrader's API insists on).
+FEEDBACK_TEMPLATE = str(Path(__file__).resolve().parent / "templates" / "feedback" / "exercises.html.j2")
+
+
+class ExerciseNames(Preprocessor):
+    """Put ``{grade_id: exercise name}`` in ``resources["bpcourse_exercises"]`` for FEEDBACK_TEMPLATE.
+
+    The names come from the instructor's copy of the notebook (the course's source folder, else its release),
+    found through the course directory nbgrader is configured with; never from the student's Markdown. A graded
+    cell without a name there is shown as nbgrader shows it ("Test cell")."""
+
+    enabled = Bool(True, help="nbconvert preprocessors are off unless enabled").tag(config=True)
+
+    def preprocess(self, nb, resources):
+        from nbgrader.coursedir import CourseDirectory
+
+        from .exercises import names_for
+
+        info = resources.get("nbgrader") or {}
+        names = {}
+        if info.get("assignment") and info.get("notebook"):
+            coursedir = CourseDirectory(config=self.config)
+            names = names_for(Path(coursedir.root), info["assignment"], info["notebook"],
+                              (coursedir.source_directory, coursedir.release_directory))
+        resources["bpcourse_exercises"] = names
+        return nb, resources
 
 
 class ErrorMessagesOnly(Preprocessor):

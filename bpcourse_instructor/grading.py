@@ -26,7 +26,7 @@ from .execute import RobustExecute
 from .judge import LOG as JUDGE_LOG
 from .kernel import MEMORY_CAP, CappedKernelManager
 from .leftovers import adopt_orphans, after_notebook
-from .outcome import Outcome, summary
+from .outcome import Outcome, by_exercise, name_exercises, summary, write_by_exercise
 from .staging import STAGED, Unreadable, stage
 
 __all__ = ["grade", "summary", "Outcome", "Unreadable", "TIMEOUT", "NOTEBOOK_TIMEOUT", "WORKERS"]
@@ -287,9 +287,11 @@ def grade(root: Path, assignment: str | list[str], students: list[str] | None = 
                 o = outcomes.get((row["assignment"], row["student"]))
                 if o is not None:
                     o.overruled.append(row["cell"])
+        name_exercises(outcomes.values(), root)  # the summary names the exercises that lost points
         if export:
             from nbgrader.plugins.export import CsvExportPlugin
             CsvExportPlugin(to=str(root / export)).export(gb)
+            write_by_exercise(gb, root, root / by_exercise(export))  # one row per graded cell, from the gradebook
     return list(outcomes.values())
 
 

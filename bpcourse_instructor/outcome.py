@@ -1,8 +1,12 @@
-"""What happened to each submission (:class:`Outcome`), and the summary ``bpcourse grade`` prints."""
+"""What happened to each submission (:class:`Outcome`), the summary ``bpcourse grade`` prints, and the
+per-exercise grades it writes beside nbgrader's ``grades.csv``."""
 
 from __future__ import annotations
 
+import csv
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from .inert import printable
 
@@ -20,6 +24,59 @@ class Outcome:
     cells: dict[str, tuple[float, float]] = field(default_factory=dict)  # grade_id -> (score, max)
     overruled: list[str] = field(default_factory=list)  # test cells that passed in the kernel, not on replay
     confined: str = ""  # "yes", or why the kernel's view of the disk was not confined
+    names: dict[str, str] = field(default_factory=dict)  # grade_id -> exercise name (bpcourse_instructor.exercises)
+
+    def lost(self) -> str:
+        """The exercises that lost points, by name, in notebook order: "Exercise 3 — MaxLayer (0/2)"."""
+        order = list(self.names)
+        cells = sorted(self.cells.items(), key=lambda kv: (order.index(kv[0]) if kv[0] in order else len(order),
+                                                            kv[0]))
+        return ", ".join(f"{self.names.get(cell) or cell} ({score or 0:g}/{top:g})"
+                         for cell, (score, top) in cells if (score or 0) < top)
+
+
+def name_exercises(outcomes: Iterable[Outcome], root: Path) -> None:
+    """Give each outcome the names of its assignment's exercises, read once per assignment."""
+    from .exercises import names_for
+
+    names: dict[str, dict[str, str]] = {}
+    for o in outcomes:
+        if o.assignment not in names:
+            names[o.assignment] = names_for(root, o.assignment)
+        o.names = names[o.assignment]
+
+
+def by_exercise(export: str) -> str:
+    """Where the per-exercise grades go: beside ``export`` (grades.csv -> grades_by_exercise.csv)."""
+    path = Path(export)
+    return str(path.with_name(f"{path.stem}_by_exercise{path.suffix or '.csv'}"))
+
+
+BY_EXERCISE_COLUMNS = ["assignment", "student", "notebook", "grade_id", "exercise", "score", "max_score"]
+
+
+def write_by_exercise(gb, root: Path, path: Path) -> int:
+    """Write one row per graded cell of every submission in the gradebook ``gb`` (nbgrader's Gradebook) to
+    ``path``: every student graded so far, not only this run's. A student who handed nothing in has no rows
+    (nbgrader's grades.csv shows them 0); a cell waiting for a manual grade has an empty score. Returns the
+    number of rows."""
+    from .exercises import names_for
+
+    rows = []
+    for assignment in gb.assignments:
+        names = names_for(root, assignment.name)
+        order = list(names)
+        for sub in sorted(assignment.submissions, key=lambda s: s.student.id):
+            for nb in sorted(sub.notebooks, key=lambda n: n.name):
+                grades = sorted((g for g in nb.grades if g.max_score),
+                                key=lambda g: (order.index(g.name) if g.name in order else len(order), g.name))
+                rows += [[assignment.name, sub.student.id, nb.name, g.name, names.get(g.name) or g.name,
+                          "" if g.score is None else float(g.score), float(g.max_score)] for g in grades]
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(BY_EXERCISE_COLUMNS)
+        writer.writerows(rows)
+    return len(rows)
 
 
 def _coverage() -> str:
@@ -39,6 +96,7 @@ def summary(outcomes: list[Outcome], export: str | None = "grades.csv") -> str:
     failed = [o for o in outcomes if o.problem]
     lines = [f"graded {len(graded)} of {len(outcomes)} submissions"]
     lines += [f"  {o.assignment} {o.student}: {o.score:g}/{o.max_score:g}"
+              + (f"  lost: {o.lost()}" if o.lost() else "")
               + (f"  ({'; '.join(o.changes)})" if o.changes else "")
               + (f"  [passed in the kernel but not on replay: {', '.join(o.overruled)}; see the feedback]"
                  if o.overruled else "") for o in graded]
@@ -54,5 +112,6 @@ def summary(outcomes: list[Outcome], export: str | None = "grades.csv") -> str:
     if outcomes:
         lines.append("kernel environment and terminal: isolated (allow-listed variables only, no terminal)")
     if export:
-        lines.append(f"grades of every assignment written to {export} (`nbgrader export` writes the same file)")
+        lines.append(f"grades of every assignment written to {export} (`nbgrader export` writes the same file), "
+                     f"per exercise to {by_exercise(export)}")
     return printable("\n".join(lines))  # student ids and nbgrader's messages may hold terminal escapes
