@@ -19,7 +19,6 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
 from conftest import REPO, SHARED_MNIST, skip_without_mnist
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -33,6 +32,35 @@ sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
 NOTEBOOKS = sorted(p.stem for p in (REPO / "solutions").glob("*/*.ipynb"))
 TOKEN = "bpcourse-browser-test"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+# Korean terms in notebook 01's Markdown whose syllables must be drawn with real glyphs.
+HANGUL_WORDS = {"01_computational_graphs": ("계산 그래프", "역전파", "순전파")}
+# For each word: the width of each syllable where the Markdown renders it (a Range over its own text), the font
+# size, and the width of U+0378 (unassigned, so no font has it: always the missing-glyph box) in the same element.
+MEASURE_HANGUL = r"""async (words) => {
+    await document.fonts.ready;
+    return words.map((word) => {
+        const walker = document.createTreeWalker(document.querySelector(".jp-Notebook"), NodeFilter.SHOW_TEXT);
+        let node;
+        while ((node = walker.nextNode())
+               && !(node.data.includes(word) && node.parentElement.closest(".jp-RenderedMarkdown"))) {}
+        if (!node) return {word, found: false};
+        const el = node.parentElement, style = getComputedStyle(el);
+        const probe = document.createElement("span");
+        probe.style.cssText = "position: absolute; visibility: hidden; white-space: pre";
+        probe.textContent = "\u0378";
+        el.appendChild(probe);
+        const missing = probe.getBoundingClientRect().width;
+        probe.remove();
+        const range = document.createRange(), start = node.data.indexOf(word), glyphs = [];
+        [...word].forEach((ch, i) => {
+            if (ch === " ") return;
+            range.setStart(node, start + i);
+            range.setEnd(node, start + i + 1);
+            glyphs.push([ch, range.getBoundingClientRect().width]);
+        });
+        return {word, found: true, em: parseFloat(style.fontSize), missing, glyphs, font: style.fontFamily};
+    });
+}"""
 
 
 def _free_port() -> int:
@@ -50,6 +78,12 @@ def lab(tmp_path_factory):
     settings.mkdir(parents=True)
     # Render every cell (no virtual scrolling) so off-screen outputs are in the page too.
     (settings / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
+    # Answer "Would you like to get notified about official Jupyter news?" with No before it is asked: the prompt
+    # appears whenever fetchNews is "none" (its default), whatever --LabApp.news_url says.
+    notification = root.parent / "lab-settings" / "@jupyterlab" / "apputils-extension"
+    notification.mkdir(parents=True)
+    (notification / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False}))
     port = _free_port()
     env = {**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(root.parent / "lab-settings"),
            "JUPYTERLAB_WORKSPACES_DIR": str(root.parent / "lab-workspaces"), "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
@@ -109,6 +143,28 @@ def _local_only(route):
         route.abort()
 
 
+def _assert_hangul_renders(page, name: str) -> None:
+    """The notebook's Korean terms are drawn with real glyphs, not boxes ("tofu").
+
+    A character no installed font covers is drawn as the missing-glyph box, exactly as wide as U+0378 in the same
+    element (0.6 em in DejaVu Sans); a Hangul syllable from a Korean font is (nearly) full-width: 0.92 em in Noto
+    Sans CJK. Each syllable must be both unlike the box and 0.75-1.25 em wide, so the check fails when no Hangul
+    font is installed.
+    """
+    page.locator(".jp-RenderedMarkdown", has_text=HANGUL_WORDS[name][0]).first.wait_for(timeout=30_000)
+    measured = page.evaluate(MEASURE_HANGUL, list(HANGUL_WORDS[name]))
+    missing = [m["word"] for m in measured if not m["found"]]
+    assert not missing, f"{name}: {missing} not found in the rendered Markdown"
+    figures = "; ".join(
+        f"{m['word']}: em {m['em']:.2f}px, missing glyph {m['missing']:.2f}px, "
+        + " ".join(f"{ch} {w:.2f}" for ch, w in m["glyphs"]) for m in measured)
+    print(f"{name} Hangul widths (px): {figures}")
+    boxes = [ch for m in measured for ch, w in m["glyphs"]
+             if abs(w - m["missing"]) < 0.05 * m["em"] or not 0.75 * m["em"] <= w <= 1.25 * m["em"]]
+    assert not boxes, (f"{name}: Hangul {''.join(boxes)} drawn as boxes, no Korean font in the browser "
+                       f"(apt-get install fonts-noto-cjk; .ci/run does). Widths in px: {figures}")
+
+
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_notebook_runs_in_jupyterlab(lab, browser, name):
     skip_without_mnist(name)
@@ -134,6 +190,8 @@ def test_notebook_runs_in_jupyterlab(lab, browser, name):
             page.reload()
             page.wait_for_selector("#jp-main-statusbar :text('Idle')", timeout=60_000)
         page.locator(".jp-Notebook .jp-Cell").first.click()  # make the notebook the active widget
+        if name in HANGUL_WORDS:
+            _assert_hangul_renders(page, name)
 
         def run_all():
             page.click(".lm-MenuBar-itemLabel:text-is('Run')")
@@ -170,6 +228,8 @@ def test_notebook_runs_in_jupyterlab(lab, browser, name):
                             ".jp-OutputArea-output .jupyter-widgets.widget-inline-hbox, "
                             ".jp-OutputArea-output .jupyter-widgets.widget-box").count() >= widgets
         assert "Error displaying widget" not in page.content()
+        news = page.get_by_text("Jupyter news")
+        assert news.count() == 0, f"{name}: JupyterLab's news prompt is showing: {news.first.inner_text()[:200]}"
     finally:
         page.screenshot(path=str(shots / f"{name}.png"))
         page.close()
