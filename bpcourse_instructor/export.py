@@ -32,7 +32,8 @@ _TABLE = re.compile(r"^\[\[?\s*([A-Za-z0-9_.\-]+)\s*\]\]?\s*(#.*)?$")
 def _student_pyproject(path: Path) -> None:
     """The student's pyproject.toml: the bpcourse package alone, no instructor or test extras (the export has
     neither the instructor half nor the tests), and of the [tool.*] tables only setuptools' package list (the
-    project's pytest and ruff settings and the instructor's package data are for the instructor repository). Checked by parsing the result."""
+    project's pytest and ruff settings and the instructor's package data are for the instructor repository).
+    Checked by parsing the result."""
     import tomllib
 
     lines, kept, skipping, tool = path.read_text(encoding="utf-8").splitlines(keepends=True), [], False, False
