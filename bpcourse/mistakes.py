@@ -54,7 +54,43 @@ def BRANCH_OVERWRITTEN(name: str, children: list[str]) -> str:
             "(gradients add at branches).")
 
 
-# --- 02: the gates of a circuit ------------------------------------------------------------------------
+UPSTREAM_SUM = ("this is the sum of the local derivatives alone: multiply each one by the upstream gradient "
+                "grad_table[child] before adding (chain rule).")
+REVERSE_ORDER = ("it is 0 although the output depends on it: visit the nodes in REVERSE order (output first), "
+                 "so every child's gradient is complete before its parents use it.")
+READ_TOO_EARLY = ("a KeyError usually means a gradient was read before it was computed: walk the nodes from "
+                  "the output back to the inputs and give every node an entry.")
+
+
+# --- 02: central differences and the gates of a circuit ------------------------------------------------------
+
+CENTRAL = "use the central one, (f(x+h) - f(x-h)) / (2h)."
+HALF_STEPS = ("this is the central difference with steps of h/2, (f(x + h/2) - f(x - h/2)) / h; the "
+              "notebook's steps a whole h to each side: (f(x + h) - f(x - h)) / (2h).")
+TWICE = "it is twice the right value: divide by 2h, the distance between x-h and x+h."
+DEFAULT_STEP = "define it as def numerical_diff(f, x, h=1e-4): and use the h it is given."
+IGNORES_H = "the result does not depend on h: use the h argument instead of a fixed step."
+CHAIN_HALF = ("it is half the right value: the square node's local gradient is 2t, "
+              "not t (the factor 2 is missing).")
+
+
+def fixed_step(step: float, h: float) -> str:
+    return (f"it is the central difference with a step of about {step:.3g}, not the h={h} it was "
+            "given: use the h argument instead of a fixed step.")
+
+
+def difference(got, f, x, h=1e-4) -> str:
+    """The hint for a wrong difference quotient of f at x with step h, or ""."""
+    if same(got, (f(x + h) - f(x)) / h, rtol=1e-9):
+        return "this is the forward difference (f(x+h) - f(x)) / h; " + CENTRAL
+    if same(got, (f(x) - f(x - h)) / h, rtol=1e-9):
+        return "this is the backward difference (f(x) - f(x-h)) / h; " + CENTRAL
+    if same(got, (f(x + h) - f(x - h)) / h, rtol=1e-9):
+        return TWICE
+    if same(got, 0.0, atol=1e-12):
+        return "it is 0: is h so small that x + h == x in floating point? Use the default h=1e-4."
+    return ""
+
 
 MUL_GATE_SWAP = "the × gate swaps its inputs: ∂f/∂q = z and ∂f/∂z = q (each gets the other one)."
 MUL_GATES_SWAP = ("the × gates swap their inputs: the gradient of w0 is x0 times the upstream gradient, "

@@ -309,11 +309,9 @@ def _hint(j, got, expected, kids, nodes_by_name, values, grads_ok) -> str:
         return mistakes.BRANCH_OVERWRITTEN(j, [c for c, _ in edges])
     upstream_matters = any(not _close(grads_ok[c], 1.0, 1e-9, 0) for c, _ in edges)
     if upstream_matters and _close(got, sum(partials), 1e-4, 1e-6):
-        return ("this is the sum of the local derivatives alone: multiply each one by the upstream gradient "
-                "grad_table[child] before adding (chain rule).")
+        return mistakes.UPSTREAM_SUM
     if got == 0 and expected != 0:
-        return ("it is 0 although the output depends on it: visit the nodes in REVERSE order (output first), "
-                "so every child's gradient is complete before its parents use it.")
+        return mistakes.REVERSE_ORDER
     if _close(got, -expected, 1e-4, 1e-6):
         return "it has the right size but the wrong sign."
     return ""
@@ -335,9 +333,7 @@ def check_backward(backward, forward=None) -> None:
                          what=f"backward(nodes, values) on the graph {_show(nodes)}")
         except Failure as exc:
             if "KeyError" in str(exc):
-                raise Failure(f"{exc}\nHint: a KeyError usually means a gradient was read before it was "
-                              "computed: walk the nodes from the output back to the inputs and give every "
-                              "node an entry.") from None
+                raise Failure(f"{exc}\nHint: {mistakes.READ_TOO_EARLY}") from None
             raise
         out = nodes[-1][0]
         g_out, raw = _lookup(table, out, "backward(nodes, values)", "gradient")

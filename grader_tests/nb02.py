@@ -109,20 +109,11 @@ def _expect(got, expected, what: str, *, hints: dict | None = None, extra_hint: 
 
 # ---- exercise 1 ---------------------------------------------------------------------------------------
 
-CENTRAL = "use the central one, (f(x+h) - f(x-h)) / (2h)."
+CENTRAL = mistakes.CENTRAL
 
 
-def _difference_hint(got, f, x, h=1e-4) -> str:
-    if _close(got, (f(x + h) - f(x)) / h, rtol=1e-9):
-        return "this is the forward difference (f(x+h) - f(x)) / h; " + CENTRAL
-    if _close(got, (f(x) - f(x - h)) / h, rtol=1e-9):
-        return "this is the backward difference (f(x) - f(x-h)) / h; " + CENTRAL
-    if _close(got, (f(x + h) - f(x - h)) / h, rtol=1e-9):
-        return "it is twice the right value: divide by 2h, the distance between x-h and x+h."
-    if _close(got, 0.0, atol=1e-12):
-        return ("it is 0: is h so small that x + h == x in floating point? "
-                f"Use the default h={DEFAULT_H_TEXT}.")
-    return ""
+def _difference_hint(got, f, x, h=DEFAULT_H) -> str:
+    return mistakes.difference(got, f, x, h)
 
 
 # Which step does numerical_diff(f, x) take when no h is given? The accuracy checks below cannot tell: with
@@ -149,8 +140,7 @@ def _shown_step(step: float) -> str:
     return repr(step)
 
 
-HALF_STEPS = ("this is the central difference with steps of h/2, (f(x + h/2) - f(x - h/2)) / h; the "
-              "notebook's steps a whole h to each side: (f(x + h) - f(x - h)) / (2h).")
+HALF_STEPS = mistakes.HALF_STEPS
 
 
 def _cube_step(got, x: float) -> float | None:
@@ -170,7 +160,7 @@ def _step_message(got, x: float, expected: float) -> str:
     if step is not None and math.isclose(step, DEFAULT_H / 2, rel_tol=1e-2):
         hint = HALF_STEPS
     else:
-        hint = f"define it as def numerical_diff(f, x, h={DEFAULT_H_TEXT}): and use the h it is given."
+        hint = mistakes.DEFAULT_STEP
     exact = "h²" if x == 0 else f"{3 * x * x:g} + h²"
     return (f"numerical_diff(f, x) called without h should use the step the notebook asks for, the "
             f"default h={DEFAULT_H_TEXT}, but {uses}: for f(x) = x**3 the central difference "
@@ -212,7 +202,7 @@ def check_numerical_diff(numerical_diff) -> None:
                 # A wrong formula is named first, at h = 1e-4 or at the step the code appears to take.
                 hint = _difference_hint(got, f, x) or (_difference_hint(got, f, x, step) if step else "")
                 if not hint and _close(got, 2 * df(x), rtol=1e-5):
-                    hint = "it is twice the right value: divide by 2h, the distance between x-h and x+h."
+                    hint = mistakes.TWICE
                 if not hint and step_problem:
                     raise Failure(step_problem)
                 _expect(got, df(x), what, rtol=RTOL, atol=1e-10, extra_hint=hint)
@@ -238,10 +228,9 @@ def check_numerical_diff(numerical_diff) -> None:
             if step is not None and math.isclose(step, h / 2, rel_tol=1e-3):
                 hint = HALF_STEPS
             elif step is not None and not math.isclose(step, h, rel_tol=1e-2):
-                hint = (f"it is the central difference with a step of about {step:.3g}, not the h={h} it was "
-                        "given: use the h argument instead of a fixed step.")
+                hint = mistakes.fixed_step(step, h)
             elif not hint and _close(got, 3 * x ** 2, rtol=1e-4):
-                hint = "the result does not depend on h: use the h argument instead of a fixed step."
+                hint = mistakes.IGNORES_H
             _expect(got, expected, what + " (the central difference with this h)", rtol=1e-9, atol=1e-12,
                     extra_hint=hint)
 
@@ -271,8 +260,7 @@ def check_chain_rule(dz_dx, dz_dy) -> None:
             _check_numbers(got, what)
             _expect(got, numeric, what + " (checked against a central difference of z = (x + y)**2)",
                     rtol=1e-6, atol=1e-8,
-                    hints={0.5: "it is half the right value: the square node's local gradient is 2t, "
-                                "not t (the factor 2 is missing)."},
+                    hints={0.5: mistakes.CHAIN_HALF},
                     shape_hint=f"{name} returns one number, the partial derivative alone.")
 
 

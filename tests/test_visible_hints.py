@@ -7,11 +7,15 @@ same hint (numbers aside: the visible example has another batch size). Wrong ans
 out: for them both checks report expected/got only.
 """
 
+import functools
 import inspect
+import math
 import re
 
 import numpy as np
 import pytest
+import test_grader_nb01 as z01
+import test_grader_nb02 as z02
 import test_grader_nb03 as z03
 import test_grader_nb04 as z04
 import test_grader_nb05 as z05
@@ -20,7 +24,7 @@ import test_grader_nb07 as z07
 from test_grader_nb03 import visible_check
 
 from bpcourse import mistakes
-from grader_tests import nb03, nb04, nb05, nb06, nb07
+from grader_tests import nb01, nb02, nb03, nb04, nb05, nb06, nb07
 from grader_tests._core import Failure
 
 
@@ -35,14 +39,28 @@ def _named_hints() -> set[str]:
 
 
 def _plain(text: str) -> str:
-    return re.sub(r"\d+", "#", text).strip()
+    """Numbers and quoted node names aside: the visible example has another batch size, another graph."""
+    return re.sub(r"'[\w.]+'", "'#'", re.sub(r"\d+(\.\d+)?(e-?\d+)?", "#", text)).strip()
 
 
 NAMED = _named_hints()
 SWL_NAMES = {"softmax": z06.softmax_textbook, "cross_entropy_error": z06.ce_textbook}
 
 # (zoo module, name prefix, hidden check, notebook, visible grade_id, the name the cell uses, other names)
+GRAPHS = {"forward": z01.forward_loop, "math": math, "APPLE": nb01.APPLE, "APPLE_INPUTS": nb01.APPLE_INPUTS,
+          "BRANCH": [("x", None, []), ("y", None, []), ("xy", "×", ["x", "y"]), ("f", "+", ["xy", "x"])],
+          "SIGMOID": [("x", None, []), ("neg", "*-1", ["x"]), ("e", "exp", ["neg"]), ("d", "+1", ["e"]),
+                      ("y", "1/x", ["d"])]}
+GATE = {"math": math, "w_seed": [2.0, -3.0, -3.0], "x_seed": [-1.0, -2.0]}
+
 CHECKS = [
+    (z01, "backward_", lambda b: nb01.check_backward(b, z01.forward_loop), "01_computational_graphs",
+     "test_backward", "backward", GRAPHS),
+    (z02, "diff_", nb02.check_numerical_diff, "02_chain_rule", "test_numerical_diff", "numerical_diff", {}),
+    (z02, "dz_dx_", lambda f: nb02.check_chain_rule(f, z02.dz_dy_staged), "02_chain_rule", "test_chain_rule", "dz_dx",
+     {"dz_dy": z02.dz_dy_staged}),
+    (z02, "circuit_", nb02.check_circuit, "02_chain_rule", "test_circuit", "circuit_forward_backward", {}),
+    (z02, "sigmoid_", nb02.check_sigmoid_gate, "02_chain_rule", "test_sigmoid_gate", "sigmoid_gate", GATE),
     (z03, "Mul", nb03.check_mul_layer, "03_add_mul_nodes", "test_mul_layer", "MulLayer", {}),
     (z03, "Add", nb03.check_add_layer, "03_add_mul_nodes", "test_add_layer", "AddLayer", {}),
     (z03, "Max", nb03.check_max_layer, "03_add_mul_nodes", "test_max_layer", "MaxLayer", {}),
@@ -57,6 +75,23 @@ CHECKS = [
      "SoftmaxWithLoss", SWL_NAMES),
     (z07, "", nb07.check_two_layer_net_gradient, "07_two_layer_net", "test_gradient", "TwoLayerNet", {}),
 ]
+
+
+def dz_dx_half(x, y):
+    """The square node's local gradient taken as t instead of 2t."""
+    return x + y
+
+
+def circuit_unswapped(x, y, z):
+    """Each input of the × gate given its own value instead of the other one's (test_grader_nb02's slip)."""
+    q = x + y
+    return q * z, (q * 1.0, q * 1.0, z * 1.0)
+
+
+# Mistakes the hidden-test modules build inside their tests or by parameters, here as module-level code.
+EXTRA = {"test_chain_rule": [dz_dx_half], "test_circuit": [circuit_unswapped],
+         "test_sigmoid_gate": [functools.partial(z02.sigmoid_staged, swap=False),
+                               functools.partial(z02.sigmoid_staged, neg_local=1.0)]}
 
 
 def _zoo(module, prefix: str) -> list:
@@ -96,20 +131,22 @@ def _hidden_hint(check, obj) -> str:
 
 CASES = []
 for module, prefix, check, notebook, grade_id, name, extra in CHECKS:
-    for obj in _zoo(module, prefix):
+    for obj in _zoo(module, prefix) + EXTRA.get(grade_id, []):
         hint = _hidden_hint(check, obj)
         named = [t for t in NAMED if t in hint]
         if named:
             CASES.append(pytest.param(notebook, grade_id, name, extra, obj, max(named, key=len),
-                                      id=f"{grade_id}-{obj.__name__}"))
+                                      id=f"{grade_id}-{getattr(obj, '__name__', None) or obj.func.__name__}"
+                                         f"{len(CASES)}"))
 
 
 def test_the_zoo_has_named_mistakes_in_every_layer_notebook():
     seen = {case.values[1] for case in CASES}
-    assert {"test_mul_layer", "test_add_layer", "test_max_layer", "test_relu", "test_sigmoid",
+    assert {"test_backward", "test_numerical_diff", "test_chain_rule", "test_circuit", "test_sigmoid_gate",
+            "test_mul_layer", "test_add_layer", "test_max_layer", "test_relu", "test_sigmoid",
             "test_affine_backward", "test_softmax", "test_cross_entropy_error", "test_softmax_with_loss",
             "test_gradient"} <= seen, sorted(seen)
-    assert len(CASES) >= 25, len(CASES)
+    assert len(CASES) >= 40, len(CASES)
 
 
 @pytest.mark.parametrize("notebook, grade_id, name, extra, obj, hint", CASES)
