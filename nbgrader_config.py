@@ -22,8 +22,8 @@ c.GenerateAssignment.preprocessors = [
 ]
 
 # A backward that never returns must not hang the grading run.
-c.ExecutePreprocessor.timeout = 60
-c.Execute.timeout = 60
+c.ExecutePreprocessor.timeout = 30
+c.Execute.timeout = 30
 
 # Feedback shows students what failed and why (the error message), never the hidden test source.
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -19,7 +20,7 @@ def _release(args) -> int:
     names = args.assignment or assignments(root)
     for name in names:
         print(f"releasing {name} -> course/{name}/")
-        release(root, [name])
+        release(root, [name], config=args.config)
     return 0
 
 
@@ -53,7 +54,8 @@ def _grade(args) -> int:
         outcomes = grade(root, args.assignment, args.student, workers=args.workers, timeout=args.timeout,
                          notebook_timeout=args.notebook_timeout,
                          memory_cap=int(args.memory_gb * 1024 ** 3) if args.memory_gb > 0 else 0,
-                         confine=not args.no_confine, fork=not args.exec_kernels, cluster=args.cluster)
+                         confine=not args.no_confine, fork=not args.exec_kernels, cluster=args.cluster,
+                         config=args.config)
     except Unreadable as exc:
         print(f"bpcourse grade: {exc}", file=sys.stderr)
         return 2
@@ -90,8 +92,8 @@ def main(argv: list[str] | None = None) -> int:
                      help="grade only this student (repeat; default: everyone in submitted/)")
     grd.add_argument("--workers", type=int, default=WORKERS,
                      help=f"submissions graded at once (default: twice the cores and one more, here {WORKERS})")
-    grd.add_argument("--timeout", type=int, default=30, help="seconds a cell may run before it is stopped "
-                     "and scores 0 (default: 30)")
+    grd.add_argument("--timeout", type=int, default=None, help="seconds a cell may run before it is stopped "
+                     "and scores 0 (default: nbgrader's Execute.timeout if configured, else 30)")
     grd.add_argument("--notebook-timeout", type=int, default=120, help="seconds a whole notebook may take, "
                      "kernel restarts and replays included; cells still to run then score 0 (default: 120)")
     grd.add_argument("--memory-gb", type=float, default=2.0, help="address-space cap of each grading kernel "
@@ -103,8 +105,19 @@ def main(argv: list[str] | None = None) -> int:
     grd.add_argument("--exec-kernels", action="store_true", help="start every kernel as a new Python (slower) "
                      "instead of forking it from a warm, never-used parent")
     grd.set_defaults(run=_grade)
-    args = parser.parse_args(argv)
+    for command in (rel, grd):
+        command.epilog = ("Any --Section.name=value option is nbgrader configuration, applied on top of the "
+                          "nbgrader_config.py files nbgrader itself reads (e.g. --CourseDirectory.db_url=...).")
+    args, extra = parser.parse_known_args(argv)
+    bad = [a for a in extra if not _CONFIG_OPTION.fullmatch(a)]
+    if bad or (extra and args.command not in ("release", "grade")):
+        parser.error(f"unrecognized arguments: {' '.join(bad or extra)}")
+    args.config = extra
     return args.run(args)
+
+
+# nbgrader configuration on the command line, as nbgrader's own commands take it.
+_CONFIG_OPTION = re.compile(r"--[A-Za-z_]\w*(\.[A-Za-z_]\w*)+=.*")
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ import time
 import warnings
 from pathlib import Path
 
-from .course import nbgrader_api
+from .course import coursedir, nbgrader_api, nbgrader_config
 from .execute import RobustExecute
 from .judge import LOG as JUDGE_LOG
 from .kernel import MEMORY_CAP, CappedKernelManager
@@ -40,8 +40,15 @@ WORKERS = min(2 * (os.cpu_count() or 1) + 1, 17)
 
 # ---------------------------------------------------------------- running nbgrader
 
+def _db_url(root: Path, argv=()) -> str:
+    """The gradebook nbgrader is configured with; a SQLite one waits for a lock instead of failing at once
+    (workers write to the same file)."""
+    url = coursedir(root, argv).db_url
+    return url + "?timeout=120" if url.startswith("sqlite:") and "?" not in url else url
+
+
 def _api(root: Path, timeout: int, memory_cap: int, confinement: str = "", notebook_timeout: int = 0,
-         fork: bool = True, remote: bool = False):
+         fork: bool = True, remote: bool = False, argv: tuple = ()):
     from nbconvert.preprocessors import ClearMetadataPreprocessor
     from nbgrader.preprocessors import (
         AssignLatePenalties,
@@ -59,16 +66,13 @@ def _api(root: Path, timeout: int, memory_cap: int, confinement: str = "", noteb
     CappedKernelManager.confinement = confinement
     CappedKernelManager.fork = fork
     CappedKernelManager.stderr_log = str(Path(root).resolve() / "build" / "grading" / "kernels.log")
-    db = Path(root).resolve() / "gradebook.db"
     if remote:  # run, judge and make inert on a Dask worker (bpcourse_instructor.cluster), the rest here
         from .cluster import OnCluster
         running = [OnCluster]
     else:
         running = [RobustExecute, JudgeHiddenTests, InertOutputs]
-    return nbgrader_api(root, CourseDirectory={
-        "submitted_directory": STAGED,
-        # Workers write to the same SQLite file: wait for a lock instead of failing at once.
-        "db_url": f"sqlite:///{db}?timeout=120",
+    return nbgrader_api(root, argv, CourseDirectory={
+        "submitted_directory": STAGED, "db_url": _db_url(root, argv),
     }, Execute={"timeout": timeout}, Autograde={"autograde_preprocessors": [
         *running, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades, AssignLatePenalties,
         CheckCellMetadata]})
@@ -78,12 +82,12 @@ _WORKER_API = None
 
 
 def _init_worker(root: str, timeout: int, memory_cap: int, confinement: str, notebook_timeout: int,
-                 fork: bool = True) -> None:
+                 fork: bool = True, argv: tuple = ()) -> None:
     """Set up a grading process: a process of its own, which adopts whatever its kernels leave behind."""
     global _WORKER_API
     os.chdir(root)
     adopt_orphans()
-    _WORKER_API = _api(Path(root), timeout, memory_cap, confinement, notebook_timeout, fork)
+    _WORKER_API = _api(Path(root), timeout, memory_cap, confinement, notebook_timeout, fork, argv=argv)
 
 
 def _grade_one(assignment: str, student: str) -> tuple[bool, str]:
@@ -178,13 +182,16 @@ def students_of(root: Path, assignment: str) -> list[str]:
 
 
 def grade(root: Path, assignment: str | list[str], students: list[str] | None = None, *,
-          workers: int = WORKERS, timeout: int = TIMEOUT, memory_cap: int = MEMORY_CAP, progress: bool = True,
+          workers: int = WORKERS, timeout: int | None = None, memory_cap: int = MEMORY_CAP, progress: bool = True,
           notebook_timeout: int = NOTEBOOK_TIMEOUT,
           export: str | None = "grades.csv", confine: bool = True, fork: bool = True,
-          cluster: str | None = None) -> list[Outcome]:
+          cluster: str | None = None, config: list[str] | tuple = ()) -> list[Outcome]:
     """Grade one assignment (or several, sharing the workers) for ``students`` (default: everyone who handed
     it in); returns one Outcome per assignment and student, in that order. ``cluster``: the address of a Dask
-    scheduler whose workers run the notebooks (bpcourse_instructor.cluster); else local worker processes."""
+    scheduler whose workers run the notebooks (bpcourse_instructor.cluster); else local worker processes.
+    nbgrader's configuration is read as nbgrader reads it (course.nbgrader_config), with ``config``
+    (``--Section.name=value`` options) on top: the gradebook, late penalties and, unless ``timeout`` is given,
+    ``Execute.timeout`` come from there."""
     from nbgrader.api import Gradebook, MissingEntry
     from tqdm import tqdm
 
@@ -202,14 +209,19 @@ def grade(root: Path, assignment: str | list[str], students: list[str] | None = 
     if kernels_log.exists() and kernels_log.stat().st_size > 10 * 1024 ** 2:
         kernels_log.replace(kernels_log.with_suffix(".log.1"))
     names = [assignment] if isinstance(assignment, str) else list(assignment)
-    db_url = f"sqlite:///{root / 'gradebook.db'}"
+    config = tuple(config)
+    if timeout is None:
+        configured = nbgrader_config(root, config).Execute
+        timeout = int(configured.timeout) if "timeout" in configured else TIMEOUT
+    db_url = _db_url(root, config)
     with Gradebook(db_url) as gb:
         for a in names:
             try:
                 gb.find_assignment(a)
             except MissingEntry:
-                raise Unreadable(f"{a} is not in the gradebook: run `bpcourse release {a}` "
-                                 "(or nbgrader generate_assignment) first") from None
+                raise Unreadable(f"{a} is not in the gradebook at {db_url.split('?')[0]} (nbgrader's "
+                                 "CourseDirectory.db_url): run `bpcourse release {a}` (or nbgrader "
+                                 "generate_assignment) with the same configuration first") from None
     needs_mnist = _fetch_data(root, names)
     client = None
     if cluster:  # before anything is staged: an unreachable or unfit cluster stops the run with the reason
@@ -245,7 +257,7 @@ def grade(root: Path, assignment: str | list[str], students: list[str] | None = 
 
         try:
             run_on(client, ready, functools.partial(_api, root, timeout, memory_cap, "", notebook_timeout, fork,
-                                                    remote=True), _autograde, finished,
+                                                    remote=True, argv=config), _autograde, finished,
                    {"memory_cap": memory_cap, "notebook_timeout": notebook_timeout, "confine": confine,
                     "fork": fork}, root)
         finally:
@@ -267,7 +279,7 @@ def grade(root: Path, assignment: str | list[str], students: list[str] | None = 
             bar.update()
 
         run(ready, _grade_one, setup=functools.partial(_init_worker, str(root), timeout, memory_cap, rules,
-                                                       notebook_timeout, fork),
+                                                       notebook_timeout, fork, config),
             workers=min(workers, len(ready)), on_done=done)
         bar.close()
 
@@ -278,7 +290,8 @@ def grade(root: Path, assignment: str | list[str], students: list[str] | None = 
                 o.problem += _forget(gb, root, a, s)
                 continue
             sub = gb.find_submission(a, s)
-            o.score, o.max_score = sub.score, sub.max_score
+            o.seconds_late, o.late_penalty = float(sub.total_seconds_late or 0), float(sub.late_submission_penalty or 0)
+            o.score, o.max_score = max(0.0, sub.score - o.late_penalty), sub.max_score  # as grades.csv has it
             for nb in sub.notebooks:
                 o.cells.update({g.name: (g.score, g.max_score) for g in nb.grades if g.max_score})
         if judge_log.exists():

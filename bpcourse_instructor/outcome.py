@@ -25,6 +25,19 @@ class Outcome:
     overruled: list[str] = field(default_factory=list)  # test cells that passed in the kernel, not on replay
     confined: str = ""  # "yes", or why the kernel's view of the disk was not confined
     names: dict[str, str] = field(default_factory=dict)  # grade_id -> exercise name (bpcourse_instructor.exercises)
+    seconds_late: float = 0.0   # after the due date in nbgrader's gradebook (timestamp.txt of the hand-in)
+    late_penalty: float = 0.0   # points nbgrader's late-submission plugin took off (score is after it)
+
+    def lateness(self) -> str:
+        """"late by 2 h 05 min, -1 point" when the hand-in came after the due date, else ""."""
+        if self.seconds_late <= 0:
+            return ""
+        minutes = int(round(self.seconds_late / 60))
+        days, rest = divmod(minutes, 24 * 60)
+        when = (f"{days} d " if days else "") + f"{rest // 60} h {rest % 60:02d} min"
+        cost = (f", -{self.late_penalty:g} point{'s' if self.late_penalty != 1 else ''} for it (nbgrader's late "
+                "penalty, taken off the score shown, as in grades.csv)" if self.late_penalty else ", no penalty")
+        return f"late by {when}{cost}"
 
     def lost(self) -> str:
         """The exercises that lost points, by name, in notebook order: "Exercise 3 — MaxLayer (0/2)"."""
@@ -52,14 +65,17 @@ def by_exercise(export: str) -> str:
     return str(path.with_name(f"{path.stem}_by_exercise{path.suffix or '.csv'}"))
 
 
-BY_EXERCISE_COLUMNS = ["assignment", "student", "notebook", "grade_id", "exercise", "score", "max_score"]
+BY_EXERCISE_COLUMNS = ["assignment", "student", "notebook", "grade_id", "exercise", "score", "max_score",
+                       "seconds_late", "late_penalty"]
 
 
 def write_by_exercise(gb, root: Path, path: Path) -> int:
     """Write one row per graded cell of every submission in the gradebook ``gb`` (nbgrader's Gradebook) to
     ``path``: every student graded so far, not only this run's. A student who handed nothing in has no rows
-    (nbgrader's grades.csv shows them 0); a cell waiting for a manual grade has an empty score. Returns the
-    number of rows."""
+    (nbgrader's grades.csv shows them 0); a cell waiting for a manual grade has an empty score. Lateness is the
+    submission's: how late it came, and the points nbgrader's late-penalty plugin took off the notebook (each row
+    of that notebook repeats it; scores are before the penalty, as nbgrader keeps them). Returns the number
+    of rows."""
     from .exercises import names_for
 
     rows = []
@@ -70,8 +86,9 @@ def write_by_exercise(gb, root: Path, path: Path) -> int:
             for nb in sorted(sub.notebooks, key=lambda n: n.name):
                 grades = sorted((g for g in nb.grades if g.max_score),
                                 key=lambda g: (order.index(g.name) if g.name in order else len(order), g.name))
+                late = [float(sub.total_seconds_late or 0), float(nb.late_submission_penalty or 0)]
                 rows += [[assignment.name, sub.student.id, nb.name, g.name, names.get(g.name) or g.name,
-                          "" if g.score is None else float(g.score), float(g.max_score)] for g in grades]
+                          "" if g.score is None else float(g.score), float(g.max_score), *late] for g in grades]
     with open(path, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(BY_EXERCISE_COLUMNS)
@@ -96,6 +113,7 @@ def summary(outcomes: list[Outcome], export: str | None = "grades.csv") -> str:
     failed = [o for o in outcomes if o.problem]
     lines = [f"graded {len(graded)} of {len(outcomes)} submissions"]
     lines += [f"  {o.assignment} {o.student}: {o.score:g}/{o.max_score:g}"
+              + (f"  {o.lateness()}" if o.lateness() else "")
               + (f"  lost: {o.lost()}" if o.lost() else "")
               + (f"  ({'; '.join(o.changes)})" if o.changes else "")
               + (f"  [passed in the kernel but not on replay: {', '.join(o.overruled)}; see the feedback]"
