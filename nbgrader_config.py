@@ -21,6 +21,13 @@ c.GenerateAssignment.preprocessors = [
     _pp.ComputeChecksums, _pp.CheckCellMetadata,
 ]
 
+# nbgrader's own ways to autograde (`nbgrader autograde`, the formgrader's button, NbGraderAPI.autograde) grade
+# the way `bpcourse grade` does: staged copies, repairs, confined kernels, the replay judge
+# (bpcourse_instructor.hub). c.CourseAutograde.workers sets how many notebooks they grade at once.
+from bpcourse_instructor.hub import install as _install_course_autograde  # noqa: E402
+
+_install_course_autograde()
+
 # A backward that never returns must not hang the grading run.
 c.ExecutePreprocessor.timeout = 30
 c.Execute.timeout = 30

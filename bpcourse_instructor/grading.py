@@ -85,8 +85,12 @@ def _init_worker(root: str, timeout: int, memory_cap: int, confinement: str, not
                  fork: bool = True, argv: tuple = ()) -> None:
     """Set up a grading process: a process of its own, which adopts whatever its kernels leave behind."""
     global _WORKER_API
+    from .hub import GRADING
+
+    GRADING["active"] = True  # nbgrader's API grades as nbgrader does in here (bpcourse_instructor.hub)
     os.chdir(root)
     adopt_orphans()
+    _load_grader_tests()  # already in memory when forked from grade(); not when started by a fork server
     _WORKER_API = _api(Path(root), timeout, memory_cap, confinement, notebook_timeout, fork, argv=argv)
 
 
@@ -185,13 +189,27 @@ def grade(root: Path, assignment: str | list[str], students: list[str] | None = 
           workers: int = WORKERS, timeout: int | None = None, memory_cap: int = MEMORY_CAP, progress: bool = True,
           notebook_timeout: int = NOTEBOOK_TIMEOUT,
           export: str | None = "grades.csv", confine: bool = True, fork: bool = True,
-          cluster: str | None = None, config: list[str] | tuple = ()) -> list[Outcome]:
+          cluster: str | None = None, config: list[str] | tuple = (), start_method: str | None = None
+          ) -> list[Outcome]:
     """Grade one assignment (or several, sharing the workers) for ``students`` (default: everyone who handed
     it in); returns one Outcome per assignment and student, in that order. ``cluster``: the address of a Dask
     scheduler whose workers run the notebooks (bpcourse_instructor.cluster); else local worker processes.
     nbgrader's configuration is read as nbgrader reads it (course.nbgrader_config), with ``config``
     (``--Section.name=value`` options) on top: the gradebook, late penalties and, unless ``timeout`` is given,
-    ``Execute.timeout`` come from there."""
+    ``Execute.timeout`` come from there. ``start_method``: how worker processes start (workers.run)."""
+    from .hub import GRADING
+
+    active, GRADING["active"] = GRADING["active"], True
+    try:
+        return _grade(root, assignment, students, workers=workers, timeout=timeout, memory_cap=memory_cap,
+                      progress=progress, notebook_timeout=notebook_timeout, export=export, confine=confine,
+                      fork=fork, cluster=cluster, config=config, start_method=start_method)
+    finally:
+        GRADING["active"] = active
+
+
+def _grade(root, assignment, students, *, workers, timeout, memory_cap, progress, notebook_timeout, export,
+           confine, fork, cluster, config, start_method) -> list[Outcome]:
     from nbgrader.api import Gradebook, MissingEntry
     from tqdm import tqdm
 
@@ -280,7 +298,7 @@ def grade(root: Path, assignment: str | list[str], students: list[str] | None = 
 
         run(ready, _grade_one, setup=functools.partial(_init_worker, str(root), timeout, memory_cap, rules,
                                                        notebook_timeout, fork, config),
-            workers=min(workers, len(ready)), on_done=done)
+            workers=min(workers, len(ready)), on_done=done, start_method=start_method)
         bar.close()
 
     with Gradebook(db_url) as gb, warnings.catch_warnings():

@@ -48,11 +48,13 @@ def _why(exitcode: int | None) -> str:
 
 
 def run(keys: list[Hashable], task: Callable, *, setup: Callable = lambda: None, workers: int,
-        on_done: Callable, retries: int = 1) -> None:
+        on_done: Callable, retries: int = 1, start_method: str | None = None) -> None:
     """Call ``task(*key)`` for every key in worker processes, ``workers`` at a time; the task returns
     ``(ok, why)``. ``setup()`` runs once in each worker. ``on_done(key, ok, why)`` is called in this process as
-    each finishes. A worker that dies is replaced, and the key it held tried again, ``retries`` times."""
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    each finishes. A worker that dies is replaced, and the key it held tried again, ``retries`` times.
+    ``start_method``: multiprocessing's, default fork (where there is one); "forkserver" when the caller is a
+    process that must not be forked, such as a Jupyter server with kernels and threads of its own."""
+    method = start_method or ("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
     ctx = multiprocessing.get_context(method)
     pending = deque((key, 0) for key in keys)
     idle: list = []

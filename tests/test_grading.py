@@ -8,6 +8,7 @@ affected; a second run must give the same scores.
 import json
 import os
 import re
+import subprocess
 import sys
 
 import nbformat
@@ -212,15 +213,7 @@ def graded(tmp_path_factory, dask_cluster):
     os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
     release(root, [NAME, NB04])
     hazards = {(NAME, s): h for s, h in _hazards().items()} | {(NB04, s): h for s, h in _hazards04().items()}
-    for (name, student), (nb, _) in hazards.items():
-        folder = root / "submitted" / student / name
-        folder.mkdir(parents=True)
-        if isinstance(nb, str):
-            (folder / f"{name}.ipynb").write_text(nb)
-        elif nb is not None:
-            nbformat.write(nb, folder / f"{name}.ipynb")
-        else:
-            (folder / f"{name} (1).ipynb").write_text("{}")  # handed in under another name
+    _hand_in_all(root, hazards)
     before = {p: p.read_bytes() for p in (root / "submitted").rglob("*.ipynb")}
     cwd = os.getcwd()
     try:
@@ -233,12 +226,53 @@ def graded(tmp_path_factory, dask_cluster):
     finally:
         os.chdir(cwd)
     after = {p: p.read_bytes() for p in (root / "submitted").rglob("*.ipynb")}
-    return root, hazards, first, again, before == after
+    return root, hazards, first, again, before == after, _graded_by_nbgrader(tmp_path_factory, hazards)
+
+
+def _hand_in_all(root, hazards) -> None:
+    for (name, student), (nb, _) in hazards.items():
+        folder = root / "submitted" / student / name
+        folder.mkdir(parents=True)
+        if isinstance(nb, str):
+            (folder / f"{name}.ipynb").write_text(nb)
+        elif nb is not None:
+            nbformat.write(nb, folder / f"{name}.ipynb")
+        else:
+            (folder / f"{name} (1).ipynb").write_text("{}")  # handed in under another name
+
+
+def _graded_by_nbgrader(tmp_path_factory, hazards):
+    """The same hand-ins in a class of their own, graded by nbgrader's own entry points: notebook 03 by
+    `nbgrader autograde` in one batch, notebook 04 by NbGraderAPI.autograde one student at a time (what the
+    formgrader's Autograde button calls). Returns {(assignment, student): {cell: score}, or None if the
+    gradebook has no graded submission}, and the command's exit code."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    from bpcourse_instructor.course import nbgrader_api, release
+
+    root = copy_course(tmp_path_factory.mktemp("nbgrader_paths"))
+    release(root, [NAME, NB04])
+    _hand_in_all(root, hazards)
+    cli = subprocess.run([sys.executable, "-m", "nbgrader", "autograde", NAME, "--force",
+                          f"--Execute.timeout={TIMEOUT}"], cwd=root, capture_output=True, text=True, timeout=900)
+    api = nbgrader_api(root, [f"--Execute.timeout={TIMEOUT}"])
+    button = {s: api.autograde(NB04, s)["success"] for (name, s) in hazards if name == NB04}
+    scores = {}
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+        for name, student in hazards:
+            try:
+                nb = gb.find_submission(name, student).notebooks[0]
+            except (MissingEntry, IndexError):
+                scores[name, student] = None
+                continue
+            graded = {g.name: g.score for g in nb.grades if g.max_score}
+            scores[name, student] = graded if all(v is not None for v in graded.values()) else None
+    return scores, cli, button
 
 
 @pytest.mark.slow
 def test_every_hazard_gets_what_it_deserves(graded):
-    _, hazards, first, _, _ = graded
+    _, hazards, first, _, _, _ = graded
     wrong = []
     for (name, student), (_, loses) in hazards.items():
         o = first[name, student]
@@ -259,7 +293,7 @@ def test_tampering_in_the_kernel_does_not_decide_the_grade(graded):
     the replay in the grading process; the summary tells the instructor which cells were overruled."""
     from bpcourse_instructor.grading import summary
 
-    _, _, first, _, _ = graded
+    _, _, first, _, _, _ = graded
     for student in TAMPERING:
         o = first[NAME, student]
         lost = list(FULL) if student in EVERY_CELL_LOSES else ["test_mul_layer"]
@@ -300,7 +334,7 @@ def test_a_submission_searching_the_disk_finds_no_answer(graded):
     students' answers: so the search works, and only the confinement stops it."""
     from bpcourse_instructor import confine
 
-    root, _, first, _, _ = graded
+    root, _, first, _, _, _ = graded
     if confine.abi() < 1:
         pytest.skip("this system has no Landlock: bpcourse grade cannot confine kernels here")
     o = first[NAME, "s11_searches_the_disk"]
@@ -337,7 +371,7 @@ def test_the_gradebook_and_hidden_tests_hold_no_answer(graded):
 
 @pytest.mark.slow
 def test_unreadable_submissions_are_reported_by_name(graded):
-    _, _, first, _, _ = graded
+    _, _, first, _, _, _ = graded
     truncated, missing = first[NAME, "s09_truncated"], first[NAME, "s09_missing"]
     assert "not valid notebook JSON" in truncated.problem
     assert f"no {NAME}.ipynb" in missing.problem and "(1).ipynb" in missing.problem  # names what it found
@@ -346,7 +380,7 @@ def test_unreadable_submissions_are_reported_by_name(graded):
 
 @pytest.mark.slow
 def test_repairs_are_reported_and_submissions_untouched(graded):
-    root, _, first, _, untouched = graded
+    root, _, first, _, untouched, _ = graded
     assert untouched, "grading modified a file in submitted/"
     assert any("'test_mul_layer' was deleted" in c for c in first[NAME, "s03_deleted_cells"].changes)
     assert any("'setup' was deleted" in c for c in first[NAME, "s03_deleted_cells"].changes)
@@ -372,9 +406,24 @@ def test_failures_name_their_cause_in_the_graded_notebook(graded):
 
 @pytest.mark.slow
 def test_regrading_on_a_cluster_gives_the_same_outcomes(graded):
-    _, _, first, again, _ = graded
+    _, _, first, again, _, _ = graded
     assert {s: o.cells for s, o in first.items()} == {s: o.cells for s, o in again.items()}
     assert {s: o.problem for s, o in first.items()} == {s: o.problem for s, o in again.items()}
+
+
+@pytest.mark.slow
+def test_nbgrader_autograde_and_the_formgrader_path_give_the_same_verdicts(graded):
+    """Issue: stock autograde scored a tampering hand-in 6/6 that bpcourse grade scored 2/6. Through
+    nbgrader's own command and API (bpcourse_instructor.hub) every hazard gets what bpcourse grade gave it."""
+    _, hazards, first, _, _, (stock, cli, button) = graded
+    ours = {key: None if o.problem else {cell: score for cell, (score, _) in o.cells.items()}
+            for key, o in first.items()}
+    differ = [f"{key}: bpcourse grade {ours[key]}, nbgrader {stock[key]}" for key in hazards if ours[key] != stock[key]]
+    assert not differ, "\n".join(differ)
+    # The unreadable hand-ins are not graded by either, and nbgrader's command says so by failing after the rest.
+    assert any(v is None for v in ours.values()) and cli.returncode == 1, cli.stderr[-2000:]
+    assert "could not grade" in cli.stderr and "as `bpcourse grade` does" in cli.stderr, cli.stderr[-2000:]
+    assert all(button.values()), button
 
 
 @pytest.mark.slow
