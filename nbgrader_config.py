@@ -38,6 +38,7 @@ from nbgrader.preprocessors import GetGrades  # noqa: E402
 
 from bpcourse_instructor.feedback import (  # noqa: E402
     FEEDBACK_TEMPLATE,
+    FORMGRADE_TEMPLATE,
     ClearHiddenTests,
     ErrorMessagesOnly,
     ExerciseNames,
@@ -50,6 +51,8 @@ c.GenerateFeedback.preprocessors = [GetGrades, ExerciseNames, ClearHiddenTests, 
 # Each graded cell is called by its exercise's name (its section heading in solutions/), not "Test cell": nbgrader's
 # feedback template, extended. Only the feedback's exporter reads it (the formgrader keeps its own template).
 c.GenerateFeedback.HTMLExporter.template_file = FEEDBACK_TEMPLATE
+# The formgrader's exporter (no parent section of its own) gets nbgrader's formgrade page with wrapping messages.
+c.HTMLExporter.template_file = FORMGRADE_TEMPLATE
 
 # Pages made from students' notebooks (feedback HTML, the formgrader's view) show their Markdown and outputs as
 # inert content: nbconvert's sanitiser removes scripts and event handlers. (bpcourse grade also keeps only text

@@ -45,9 +45,16 @@ def solved(name: str) -> nbformat.NotebookNode:
     return nb
 
 
-def make_class(root: Path, names: list[str], students: int) -> None:
+def make_class(root: Path, names: list[str], students: int, *, stock: bool = False) -> None:
+    """A scratch class. ``stock``: its nbgrader_config.py leaves nbgrader's own autograde converter in place (the
+    course's file hands `nbgrader autograde` to bpcourse's pipeline, bpcourse_instructor.hub), so that `nbgrader
+    autograde` there is nbgrader as shipped."""
     root.mkdir(parents=True)
-    shutil.copy(REPO / "nbgrader_config.py", root)
+    config = (REPO / "nbgrader_config.py").read_text(encoding="utf-8")
+    if stock:
+        assert "\n_install_course_autograde()\n" in config
+        config = config.replace("\n_install_course_autograde()\n", "\n")
+    (root / "nbgrader_config.py").write_text(config, encoding="utf-8")
     shutil.copytree(REPO / "solutions", root / "solutions")
     shutil.copytree(REPO / "course", root / "course")
     release(root, names)  # fills the class's own gradebook.db
@@ -129,7 +136,7 @@ def main() -> None:
     try:
         stock, ours, remote = scratch / "stock", scratch / "bpcourse", scratch / "cluster"
         for root in (ours,) if args.only_ours else (stock, ours):
-            make_class(root, names, args.students)
+            make_class(root, names, args.students, stock=root == stock)
         if args.cluster:
             shutil.copytree(ours, remote)
         py = sys.executable

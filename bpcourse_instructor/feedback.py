@@ -18,6 +18,8 @@ from traitlets import Bool, List
 # path, and the template extends nbgrader's "feedback" template (template_name stays "feedback", which
 # nbgrader's API insists on).
 FEEDBACK_TEMPLATE = str(Path(__file__).resolve().parent / "templates" / "feedback" / "exercises.html.j2")
+# The formgrader's page, where long check messages wrap (nbgrader's "formgrade" template, extended).
+FORMGRADE_TEMPLATE = str(Path(__file__).resolve().parent / "templates" / "formgrade" / "wrapping.html.j2")
 
 
 class ExerciseNames(Preprocessor):

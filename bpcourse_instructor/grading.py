@@ -21,6 +21,7 @@ import time
 import warnings
 from pathlib import Path
 
+from . import traces
 from .course import coursedir, nbgrader_api, nbgrader_config
 from .execute import RobustExecute
 from .judge import LOG as JUDGE_LOG
@@ -318,6 +319,9 @@ def _grade(root, assignment, students, *, workers, timeout, memory_cap, progress
                 o = outcomes.get((row["assignment"], row["student"]))
                 if o is not None:
                     o.overruled.append(row["cell"])
+        for o in outcomes.values():  # repairs, restarts, time limits, overruled cells: where the formgrader looks
+            if not o.problem:
+                traces.write(gb, root, o)
         name_exercises(outcomes.values(), root)  # the summary names the exercises that lost points
         if export:
             from nbgrader.plugins.export import CsvExportPlugin

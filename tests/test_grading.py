@@ -390,6 +390,32 @@ def test_repairs_are_reported_and_submissions_untouched(graded):
 
 
 @pytest.mark.slow
+def test_repairs_and_events_are_comments_in_the_gradebook_and_the_feedback(graded):
+    """Where the formgrader shows them (nbgrader's comment on the exercise's solution cell) and where the student
+    reads them (the feedback's "Comments:"): a restart, a time limit, an overruled check, a repair."""
+    from nbgrader.api import Gradebook
+
+    from bpcourse_instructor import traces
+    from bpcourse_instructor.course import nbgrader_api
+
+    root = graded[0]
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+        def comment(student, cell):
+            return gb.find_comment(cell, NAME, NAME, student).auto_comment or ""
+
+        assert "The check test_mul_layer: CellTimeoutError:" in comment("s06_hang", "mul_layer")
+        assert "The check test_add_layer: KernelDied: the kernel died" in comment("s07_kernel_exit", "add_layer")
+        assert f"The check test_mul_layer: {traces.OVERRULED}" in comment("s10_replaced_check", "mul_layer")
+        repaired = comment("s03_deleted_cells", "mul_layer")
+        assert repaired.startswith("The grader changed your hand-in") and "'test_mul_layer' was deleted" in repaired
+        assert {comment("full", c) for c in ("mul_layer", "add_layer", "max_layer")} <= {"", "No response."}
+    assert nbgrader_api(root).generate_feedback(NAME, "s07_kernel_exit", force=True)["success"]
+    html = (root / "feedback" / "s07_kernel_exit" / NAME / f"{NAME}.html").read_text()
+    assert "Comments:" in html and "KernelDied: the kernel died" in html
+    assert "white-space: pre-wrap" in html  # long check messages wrap inside their output box
+
+
+@pytest.mark.slow
 def test_failures_name_their_cause_in_the_graded_notebook(graded):
     root = graded[0]
     for student, cell, text in [("s06_hang", "test_mul_layer", "CellTimeoutError"),

@@ -136,3 +136,26 @@ def test_stock_autograde_with_the_same_configuration_agrees(hub_class):
     assert stock.returncode == 0, stock.stderr[-3000:]
     assert stock_scores == {"alice": (6, 0), "bob": (6, 3)}  # nbgrader keeps the raw score beside the penalty
     assert outcomes["bob"].score == stock_scores["bob"][0] - stock_scores["bob"][1]
+
+
+@pytest.mark.slow
+def test_manual_grades_and_comments_survive_a_regrade_and_reach_the_export(hub_class, monkeypatch):
+    from nbgrader.api import Gradebook
+
+    from bpcourse_instructor.grading import grade
+
+    root, db, _, _, _, _ = hub_class
+    monkeypatch.setenv("JUPYTER_CONFIG_DIR", str(db.parent.parent / "hub"))
+    with Gradebook(f"sqlite:///{db}") as gb:  # what an instructor does in the formgrader
+        gb.find_grade("test_max_layer", NAME, NAME, "alice").manual_score = 1.0
+        gb.find_comment("max_layer", NAME, NAME, "alice").manual_comment = "Good, but see the hint on ties."
+        gb.db.commit()
+    assert not grade(root, NAME, ["alice"], workers=1, progress=False)[0].problem
+    with Gradebook(f"sqlite:///{db}") as gb:
+        assert gb.find_grade("test_max_layer", NAME, NAME, "alice").manual_score == 1.0
+        assert gb.find_comment("max_layer", NAME, NAME, "alice").manual_comment == "Good, but see the hint on ties."
+    subprocess.run([sys.executable, "-m", "nbgrader", "export", "--to=exported.csv"], cwd=root, check=True,
+                   capture_output=True, timeout=300)
+    with open(root / "exported.csv", encoding="utf-8") as f:
+        alice = next(r for r in csv.DictReader(f) if r["student_id"] == "alice")
+    assert float(alice["score"]) == 5.0, alice  # 2 + 2 + the manual 1

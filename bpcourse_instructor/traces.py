@@ -1,0 +1,66 @@
+"""Every repair and every unusual event of a grading run, written where the formgrader and the student look.
+
+``bpcourse grade`` repairs hand-ins (staging), restarts dead kernels, stops cells at a time limit and overrules
+test cells whose pass the replay does not confirm (the judge). The summary tells the instructor; this module
+also writes each of them as nbgrader's automatic comment on the exercise's solution cell in the gradebook. The
+formgrader shows that comment beside the cell, and nbgrader's feedback shows it to the student under the cell
+("Comments: ..."). A manual comment written in the formgrader is kept apart by nbgrader and wins on display.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+
+# Error outputs the executor writes (bpcourse_instructor.execute) or nbclient raises, by name.
+EVENTS = {"KernelDied", "TimeBudget", "CellTimeoutError"}
+OVERRULED = ("This check passed inside your notebook's kernel, but not when the grader ran it again on its own "
+             "(something in the notebook changed what the check saw), so it scores 0. The message in the check "
+             "cell says what the check found.")
+REPAIRED = "The grader changed your hand-in before grading it: {}."
+
+
+def _graded(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def notes(nb, overruled: list[str], changes: list[str]) -> dict[str, list[str]]:
+    """{solution cell grade_id: sentences} for one graded notebook: each test cell's events go to the solution
+    cell above it, a solution cell's own events to itself, the repairs to the first solution cell."""
+    out: dict[str, list[str]] = {}
+    owner = None
+    first = next((_graded(c)["grade_id"] for c in nb.cells if _graded(c).get("solution")), None)
+    for cell in nb.cells:
+        meta = _graded(cell)
+        if meta.get("solution"):
+            owner = meta["grade_id"]
+        gid = meta.get("grade_id")
+        target = owner if meta.get("grade") and not meta.get("solution") else (gid if meta.get("solution") else None)
+        if target is None:
+            continue
+        label = "" if target == gid else f"The check {gid}: "
+        for o in cell.get("outputs", []):
+            if o.get("output_type") == "error" and o.get("ename") in EVENTS:
+                out.setdefault(target, []).append(f"{label}{o.get('ename')}: {o.get('evalue', '')}")
+        if gid in overruled:
+            out.setdefault(target, []).append(f"{label}{OVERRULED}")
+    if changes and first:
+        out.setdefault(first, []).insert(0, REPAIRED.format("; ".join(changes)))
+    return out
+
+
+def write(gb, root: Path, outcome) -> int:
+    """Write ``outcome``'s notes (an Outcome of a graded submission) as automatic comments in ``gb``; returns
+    how many solution cells got one."""
+    folder = Path(root) / "autograded" / outcome.student / outcome.assignment
+    written = 0
+    for path in sorted(folder.glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        for grade_id, sentences in notes(nb, outcome.overruled, outcome.changes).items():
+            comment = gb.find_comment(grade_id, path.stem, outcome.assignment, outcome.student)
+            kept = [] if comment.auto_comment in (None, "") else [comment.auto_comment]
+            comment.auto_comment = "\n\n".join(kept + sentences)
+            written += 1
+    gb.db.commit()
+    return written
