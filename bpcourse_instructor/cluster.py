@@ -42,8 +42,8 @@ def check_worker(needs_mnist: bool, confine: bool = True) -> dict:
     notebooks need (it fetches MNIST into its cache if a notebook loads it), and how its kernels are confined."""
     try:
         version = grader_tests_version()
-        from . import grading
-        confined = grading._confinement(Path(tempfile.gettempdir()) / "bpcourse-check")[1] if confine \
+        from . import preparation
+        confined = preparation.confinement(Path(tempfile.gettempdir()) / "bpcourse-check")[1] if confine \
             else "off (--no-confine)"
     except Exception as exc:  # noqa: BLE001 - reported as what the worker lacks
         return {"version": "", "problem": f"cannot grade ({type(exc).__name__}: {exc})", "confined": ""}
@@ -67,7 +67,7 @@ def execute_notebook(task: dict) -> dict:
     import nbformat
     from traitlets.config import Config
 
-    from . import grading
+    from . import preparation
     from .execute import RobustExecute
     from .inert import InertOutputs
     from .judge import JudgeHiddenTests
@@ -79,7 +79,7 @@ def execute_notebook(task: dict) -> dict:
     with _LOCK:
         if not _ADOPTED:
             _ADOPTED.append(adopt_orphans())
-        grading._load_grader_tests()
+        preparation.load_grader_tests()
         root = Path(tempfile.mkdtemp(prefix=TASK_PREFIX))
         saved = os.environ.get("NBGRADER_EXECUTION")
         try:
@@ -92,7 +92,7 @@ def execute_notebook(task: dict) -> dict:
                 path.write_bytes(data)
             folder.mkdir(exist_ok=True)
             limits = task["limits"]
-            rules, _ = grading._confinement(root) if limits["confine"] else ("", "")
+            rules, _ = preparation.confinement(root) if limits["confine"] else ("", "")
             CappedKernelManager.memory_cap = limits["memory_cap"]
             CappedKernelManager.confinement = rules
             CappedKernelManager.fork = limits["fork"]

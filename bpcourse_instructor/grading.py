@@ -15,19 +15,19 @@ from __future__ import annotations
 import functools
 import json
 import os
-import shutil
 import sys
 import time
 import warnings
 from pathlib import Path
 
-from . import traces
+from . import preparation, traces
 from .course import coursedir, nbgrader_api, nbgrader_config
 from .execute import RobustExecute
 from .judge import LOG as JUDGE_LOG
 from .kernel import MEMORY_CAP, CappedKernelManager
 from .leftovers import adopt_orphans, after_notebook
 from .outcome import Outcome, by_exercise, name_exercises, summary, write_by_exercise
+from .preparation import students_of
 from .staging import STAGED, Unreadable, stage
 
 __all__ = ["grade", "summary", "Outcome", "Unreadable", "TIMEOUT", "NOTEBOOK_TIMEOUT", "WORKERS"]
@@ -91,7 +91,7 @@ def _init_worker(root: str, timeout: int, memory_cap: int, confinement: str, not
     GRADING["active"] = True  # nbgrader's API grades as nbgrader does in here (bpcourse_instructor.hub)
     os.chdir(root)
     adopt_orphans()
-    _load_grader_tests()  # already in memory when forked from grade(); not when started by a fork server
+    preparation.load_grader_tests()  # already in memory when forked from grade(); not when started by a fork server
     _WORKER_API = _api(Path(root), timeout, memory_cap, confinement, notebook_timeout, fork, argv=argv)
 
 
@@ -116,74 +116,6 @@ def _autograde(api, assignment: str, student: str) -> tuple[bool, str]:
               if line.strip()[:1].isalpha() and ("Error" in line or "Exception" in line) and ": " in line
               and "NbGraderException" not in line and not line.lstrip().startswith("[")]
     return False, "nbgrader failed: " + (causes[-1][:200] if causes else "no message (see its log)")
-
-
-def _confinement(root: Path) -> tuple[str, str]:
-    """(launcher rules as JSON, "yes" or why not) for confining grading kernels to what they need."""
-    from . import confine
-
-    if confine.abi() < 1:
-        return "", "no: this system has no Landlock (Linux 5.13 or later); grade in a container"
-    read, write, exposed = confine.kernel_paths(str(root))
-    tmp = root / "build" / "grading" / "tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    rules = json.dumps({"read": read, "write": write, "tmp": str(tmp)})
-    if exposed:
-        return rules, f"partly: the course root lies inside {exposed[0]}, which kernels must read; move it"
-    return rules, "yes"
-
-
-def _load_grader_tests() -> None:
-    """Import every hidden-test module now, before any submission runs: the judge replays with the code
-    held in memory, so a kernel that rewrites grader_tests on disk changes nothing it computes."""
-    import importlib
-    import pkgutil
-
-    import grader_tests
-
-    for info in pkgutil.iter_modules(grader_tests.__path__):
-        importlib.import_module(f"grader_tests.{info.name}")
-
-
-def _fetch_data(root: Path, names: list[str]) -> bool:
-    """Fetch MNIST now if a notebook loads it: confined kernels read the data but never download or write it,
-    so a missing file would fail every student's training cells. Raises Unreadable with the advice; returns
-    whether any notebook needs it."""
-    from .course import RELEASE
-
-    needs = [a for a in names if any("load_mnist(" in p.read_text(encoding="utf-8", errors="replace")
-                                     for p in (Path(root) / RELEASE / a).glob("*.ipynb"))]
-    if needs:
-        from bpcourse.data import DataUnavailableError, fetch_mnist
-        try:
-            fetch_mnist()
-        except DataUnavailableError as exc:
-            raise Unreadable(f"{', '.join(needs)} loads MNIST, which the grader must have before grading "
-                             f"starts: {exc}") from None
-    return bool(needs)
-
-
-def _forget(gb, root: Path, assignment: str, student: str) -> str:
-    """A hand-in that could not be graded now must not keep the score of an earlier one (a resubmission that
-    is unreadable): remove that submission from the gradebook (grades.csv then shows 0) and its graded copy."""
-    from nbgrader.api import MissingEntry
-
-    try:
-        sub = gb.find_submission(assignment, student)
-    except MissingEntry:
-        return ""
-    earlier = [g for nb in sub.notebooks for g in nb.grades
-               if g.auto_score is not None or g.manual_score is not None]
-    score = sub.score
-    gb.remove_submission(assignment, student)
-    shutil.rmtree(Path(root) / "autograded" / student / assignment, ignore_errors=True)
-    return (f"; the {score:g} points of an earlier grading were removed from the gradebook (grades.csv shows 0)"
-            if earlier else "")
-
-
-def students_of(root: Path, assignment: str) -> list[str]:
-    base = Path(root) / "submitted"
-    return sorted(p.name for p in base.iterdir() if (p / assignment).is_dir()) if base.is_dir() else []
 
 
 def grade(root: Path, assignment: str | list[str], students: list[str] | None = None, *,
@@ -219,8 +151,8 @@ def _grade(root, assignment, students, *, workers, timeout, memory_cap, progress
     if bindir not in os.environ.get("PATH", "").split(os.pathsep):
         os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
     root = Path(root).resolve()
-    _load_grader_tests()
-    rules, confined = _confinement(root) if confine else ("", "off (--no-confine)")
+    preparation.load_grader_tests()
+    rules, confined = preparation.confinement(root) if confine else ("", "off (--no-confine)")
     judge_log = root / JUDGE_LOG
     if judge_log.exists():
         judge_log.unlink()
@@ -241,7 +173,7 @@ def _grade(root, assignment, students, *, workers, timeout, memory_cap, progress
                 raise Unreadable(f"{a} is not in the gradebook at {db_url.split('?')[0]} (nbgrader's "
                                  "CourseDirectory.db_url): run `bpcourse release {a}` (or nbgrader "
                                  "generate_assignment) with the same configuration first") from None
-    needs_mnist = _fetch_data(root, names)
+    needs_mnist = preparation.fetch_data(root, names)
     client = None
     if cluster:  # before anything is staged: an unreachable or unfit cluster stops the run with the reason
         from .cluster import connect
@@ -306,7 +238,7 @@ def _grade(root, assignment, students, *, workers, timeout, memory_cap, progress
         warnings.simplefilter("ignore")  # nbgrader's own SQLAlchemy "not in session" notices
         for (a, s), o in outcomes.items():
             if o.problem:
-                o.problem += _forget(gb, root, a, s)
+                o.problem += preparation.forget(gb, root, a, s)
                 continue
             sub = gb.find_submission(a, s)
             o.seconds_late, o.late_penalty = float(sub.total_seconds_late or 0), float(sub.late_submission_penalty or 0)

@@ -12,7 +12,9 @@ gradebook writes, so the three paths and ``bpcourse grade`` give the same verdic
 itself (its workers call nbgrader's API for each staged notebook) the class is nbgrader's, unchanged.
 
 What the stock command does not get: ``bpcourse grade``'s summary on the terminal (the log has one line per
-student instead), parallel workers beyond ``c.CourseAutograde.workers``, and ``--cluster``.
+student instead, and the formgrader shows that log when a hand-in could not be graded), parallel workers beyond
+``c.CourseAutograde.workers``, and ``--cluster``. Like ``bpcourse grade`` it always grades afresh, with or without
+``--force``.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ class CourseAutograde(Autograde):
     def start(self) -> None:
         if GRADING["active"]:
             return super().start()
-        from .grading import grade, students_of
+        from .grading import Unreadable, grade, students_of
 
         root = Path(self.coursedir.root)
         assignment = self.coursedir.assignment_id
@@ -51,9 +53,13 @@ class CourseAutograde(Autograde):
         # What this command was configured with (files and its own command line) and grade() would not read
         # from the files alone: the gradebook and the cell timeout.
         timeout = int(self.config.Execute.timeout) if "timeout" in self.config.Execute else None
-        outcomes = grade(root, assignment, students, workers=self.workers, progress=False, export=None,
-                         timeout=timeout, config=[f"--CourseDirectory.db_url={self.coursedir.db_url}"],
-                         start_method="forkserver")
+        try:
+            outcomes = grade(root, assignment, students, workers=self.workers, progress=False, export=None,
+                             timeout=timeout, config=[f"--CourseDirectory.db_url={self.coursedir.db_url}"],
+                             start_method="forkserver")
+        except Unreadable as exc:  # e.g. the assignment is not in the gradebook: nothing was graded
+            self.log.error("%s", exc)
+            raise NbGraderException(str(exc)) from None
         for o in outcomes:
             if o.problem:
                 self.log.error("%s %s: not graded: %s", o.assignment, o.student, o.problem)

@@ -431,7 +431,8 @@ def test_a_notebook_that_loads_mnist_is_not_graded_without_it(tmp_path, monkeypa
     before anything is staged, not as a failed training cell in every student's notebook."""
     from conftest import REPO
 
-    from bpcourse_instructor.grading import Unreadable, _fetch_data
+    from bpcourse_instructor.preparation import Unreadable
+    from bpcourse_instructor.preparation import fetch_data as _fetch_data
 
     name = "07_two_layer_net"
     (tmp_path / "course" / name).mkdir(parents=True)

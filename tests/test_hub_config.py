@@ -159,3 +159,13 @@ def test_manual_grades_and_comments_survive_a_regrade_and_reach_the_export(hub_c
     with open(root / "exported.csv", encoding="utf-8") as f:
         alice = next(r for r in csv.DictReader(f) if r["student_id"] == "alice")
     assert float(alice["score"]) == 5.0, alice  # 2 + 2 + the manual 1
+
+
+def test_nbgrader_autograde_of_an_unreleased_assignment_says_so_in_one_line(tmp_path):
+    root = copy_course(tmp_path / "course", with_course=False)
+    nbformat.write(_submission(NAME), (root / "submitted" / "alice" / NAME).mkdir(parents=True) or
+                   root / "submitted" / "alice" / NAME / f"{NAME}.ipynb")
+    result = subprocess.run([sys.executable, "-m", "nbgrader", "autograde", NAME], cwd=root, capture_output=True,
+                            text=True, timeout=300, env={**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "none")})
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert f"{NAME} is not in the gradebook" in result.stderr and "Traceback" not in result.stderr, result.stderr
