@@ -32,6 +32,10 @@ from .staging import STAGED, Unreadable, stage
 
 __all__ = ["grade", "summary", "Outcome", "Unreadable", "TIMEOUT", "NOTEBOOK_TIMEOUT", "WORKERS"]
 
+# True while this process runs bpcourse grade, and in its workers: nbgrader's autograde converter then does
+# nbgrader's own work on the staged notebook it is given (bpcourse_instructor.hub).
+GRADING = {"active": False}
+
 # Defaults (each can be changed on the command line: see `bpcourse grade --help`).
 TIMEOUT = 30                 # seconds per cell: every course cell runs in well under 10 s
 NOTEBOOK_TIMEOUT = 120       # seconds per notebook, restarts and replays included: notebook 07 needs about 10
@@ -86,8 +90,6 @@ def _init_worker(root: str, timeout: int, memory_cap: int, confinement: str, not
                  fork: bool = True, argv: tuple = ()) -> None:
     """Set up a grading process: a process of its own, which adopts whatever its kernels leave behind."""
     global _WORKER_API
-    from .hub import GRADING
-
     GRADING["active"] = True  # nbgrader's API grades as nbgrader does in here (bpcourse_instructor.hub)
     os.chdir(root)
     adopt_orphans()
@@ -130,8 +132,6 @@ def grade(root: Path, assignment: str | list[str], students: list[str] | None = 
     nbgrader's configuration is read as nbgrader reads it (course.nbgrader_config), with ``config``
     (``--Section.name=value`` options) on top: the gradebook, late penalties and, unless ``timeout`` is given,
     ``Execute.timeout`` come from there. ``start_method``: how worker processes start (workers.run)."""
-    from .hub import GRADING
-
     active, GRADING["active"] = GRADING["active"], True
     try:
         return _grade(root, assignment, students, workers=workers, timeout=timeout, memory_cap=memory_cap,

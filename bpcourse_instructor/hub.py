@@ -25,9 +25,6 @@ from pathlib import Path
 from nbgrader.converters import Autograde, NbGraderException
 from traitlets import Int
 
-# True while this process runs bpcourse grade (and in its workers): nbgrader's API then grades as nbgrader does.
-GRADING = {"active": False}
-
 
 class CourseAutograde(Autograde):
     """nbgrader's Autograde, which hands the work to ``bpcourse grade``'s pipeline when nbgrader's own entry
@@ -36,9 +33,10 @@ class CourseAutograde(Autograde):
     workers = Int(2, help="notebooks graded at once when nbgrader's own commands grade").tag(config=True)
 
     def start(self) -> None:
-        if GRADING["active"]:
+        from .grading import GRADING, Unreadable, grade, students_of
+
+        if GRADING["active"]:  # called by bpcourse grade itself, on a staged notebook: nbgrader's own work
             return super().start()
-        from .grading import Unreadable, grade, students_of
 
         root = Path(self.coursedir.root)
         assignment = self.coursedir.assignment_id
