@@ -20,7 +20,6 @@ student instead, and the formgrader shows that log when a hand-in could not be g
 from __future__ import annotations
 
 import fnmatch
-import os
 from pathlib import Path
 
 from nbgrader.converters import Autograde, NbGraderException
@@ -31,9 +30,7 @@ class CourseAutograde(Autograde):
     """nbgrader's Autograde, which hands the work to ``bpcourse grade``'s pipeline when nbgrader's own entry
     points call it (``nbgrader autograde``, the formgrader, ``NbGraderAPI.autograde``)."""
 
-    workers = Int(min(2 * (os.cpu_count() or 1) + 1, 17),
-                  help="notebooks graded at once when nbgrader's own commands grade (default: as bpcourse grade, "
-                       "twice the cores and one more)").tag(config=True)
+    workers = Int(2, help="notebooks graded at once when nbgrader's own commands grade").tag(config=True)
 
     def start(self) -> None:
         from .grading import GRADING, Unreadable, grade, students_of
