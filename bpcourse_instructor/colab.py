@@ -78,6 +78,7 @@ def add_setup_cell(path: Path, repo: str, branch: str = "main") -> None:
 
 
 def _cells(path: Path) -> list[dict]:
+    """A notebook's cells as plain JSON (also used by the export's checks)."""
     return json.loads(path.read_text(encoding="utf-8")).get("cells", [])
 
 

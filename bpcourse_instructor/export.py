@@ -8,11 +8,10 @@ repository and turns on Colab's widget support) and the student's own computer.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
-from .colab import SETUP_CELL_ID, add_setup_cell, check_names, colab_setup_source, student_readme  # noqa: F401
+from .colab import SETUP_CELL_ID, _cells, _source, add_setup_cell, check_names, colab_setup_source, student_readme  # noqa: F401
 from .course import RELEASE, SOURCE, assignments, release
 
 
@@ -70,15 +69,6 @@ _REGIONS = (("### BEGIN SOLUTION", "### END SOLUTION"), ("### BEGIN HIDDEN TESTS
 # A region line shorter than this, a comment, a bare keyword (`else:`) or lone punctuation is no answer.
 _MIN_SECRET = 8
 _GENERIC = re.compile(r"^([A-Za-z_]+:?|[()\[\]{},:;.]*)$")
-
-
-def _cells(path: Path) -> list[dict]:
-    return json.loads(path.read_text(encoding="utf-8"))["cells"]
-
-
-def _source(cell: dict) -> str:
-    source = cell.get("source", "")
-    return "".join(source) if isinstance(source, list) else source
 
 
 def _files(folder: Path) -> dict[str, Path]:
