@@ -7,6 +7,16 @@ change: each stub's ``raise`` names the function or method it stands in, and say
 
     raise NotImplementedError("MulLayer.backward is not written yet: replace this line with your code")
 
+A "find the planted bug" exercise releases given code with a mistake in it instead of a stub: the solution
+region opens with the released lines, each written as a ``# planted:`` comment, then holds the fixed code::
+
+    ### BEGIN SOLUTION
+    # planted: self.W = W.copy()
+    self.W = W
+    ### END SOLUTION
+
+releases as ``self.W = W.copy()`` at the region's indentation, without the ``# YOUR CODE HERE`` line (stock ClearSolutions would release a stub).
+
 Configured in ``nbgrader_config.py`` in ClearSolutions' place, so ``bpcourse release`` and stock
 ``nbgrader generate_assignment`` write the same release.
 """
@@ -17,6 +27,7 @@ import re
 
 from nbgrader.preprocessors import ClearSolutions
 
+PLANTED = "# planted:"
 _DEF = re.compile(r"^(\s*)(?:async\s+)?(def|class)\s+([A-Za-z_]\w*)")
 
 
@@ -34,12 +45,27 @@ def owner(lines: list[str], index: int) -> str:
     return ".".join(reversed(names))
 
 
+def planted(lines: list[str], begin: str, end: str) -> list[list[str]]:
+    """For each solution region in order, the ``# planted:`` lines it opens with (without the prefix)."""
+    regions, current = [], None
+    for line in lines:
+        if begin in line:
+            current = []
+        elif end in line:
+            regions.append(current or [])
+            current = None
+        elif current is not None and line.strip().startswith(PLANTED):
+            current.append(line.strip()[len(PLANTED):].removeprefix(" "))
+    return regions
+
+
 class NamedStubs(ClearSolutions):
     """ClearSolutions whose Python stubs name the function they stand in."""
 
     def _replace_solution_region(self, cell, language: str) -> bool:
         lines = cell.source.split("\n")
         owners = [owner(lines, i) for i, line in enumerate(lines) if self.begin_solution_delimeter in line]
+        given = iter(planted(lines, self.begin_solution_delimeter, self.end_solution_delimeter))
         replaced = super()._replace_solution_region(cell, language)
         if not (replaced and cell.cell_type == "code" and language == "python"):
             return replaced
@@ -48,6 +74,14 @@ class NamedStubs(ClearSolutions):
         out, names = [], iter(owners)
         for line in cell.source.split("\n"):
             if line.strip() == plain:
+                code = next(given, [])
+                if code:
+                    next(names, "")
+                    if out and out[-1].strip() == "# YOUR CODE HERE":
+                        out.pop()
+                    indent = line[: len(line) - len(line.lstrip())]
+                    out.extend(indent + c if c else "" for c in code)
+                    continue
                 name = next(names, "") or f"the exercise {grade_id!r}"
                 line = line.replace(plain, f'raise NotImplementedError("{name} is not written yet: '
                                           'replace this line with your code")')

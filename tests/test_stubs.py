@@ -49,6 +49,18 @@ def test_a_region_outside_any_function_names_the_exercise():
     assert "the exercise 'ex1' is not written yet" in source, source
 
 
+def test_a_planted_region_releases_its_given_code_instead_of_a_stub():
+    source = _release("class Affine:\n    def __init__(self, W):\n        ### BEGIN SOLUTION\n"
+                      "        # planted: self.W = W.copy()\n        # planted: if W.ndim != 2:\n"
+                      "        # planted:     raise ValueError(W.shape)\n        self.W = W\n"
+                      "        ### END SOLUTION\n\n    def forward(self, x):\n        ### BEGIN SOLUTION\n"
+                      "        return x @ self.W\n        ### END SOLUTION\n")
+    assert source.startswith("class Affine:\n    def __init__(self, W):\n        self.W = W.copy()\n"
+                             "        if W.ndim != 2:\n            raise ValueError(W.shape)\n\n"), source
+    assert "planted" not in source and "self.W = W\n" not in source and "YOUR CODE HERE" in source
+    assert [m["name"] for m in STUB.finditer(source)] == ["Affine.forward"], source
+
+
 @pytest.mark.parametrize("path", RELEASED, ids=[p.stem for p in RELEASED])
 def test_every_released_stub_names_its_function(path):
     """course/ is nbgrader's release of solutions/ (checked elsewhere); here: no bare stub is left in it."""
