@@ -238,7 +238,9 @@ def _grade(root, assignment, students, *, workers, timeout, memory_cap, progress
         warnings.simplefilter("ignore")  # nbgrader's own SQLAlchemy "not in session" notices
         for (a, s), o in outcomes.items():
             if o.problem:
+                reason = o.problem
                 o.problem += preparation.forget(gb, root, a, s)
+                traces.placeholder(gb, root, o, reason)  # a page in the formgrader and the feedback, at 0
                 continue
             sub = gb.find_submission(a, s)
             o.seconds_late, o.late_penalty = float(sub.total_seconds_late or 0), float(sub.late_submission_penalty or 0)

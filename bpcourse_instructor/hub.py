@@ -31,6 +31,8 @@ class CourseAutograde(Autograde):
     points call it (``nbgrader autograde``, the formgrader, ``NbGraderAPI.autograde``)."""
 
     workers = Int(2, help="notebooks graded at once when nbgrader's own commands grade").tag(config=True)
+    notebook_timeout = Int(None, allow_none=True, help="seconds per notebook, restarts and replays included, as "
+                           "bpcourse grade's --notebook-timeout (default: bpcourse grade's)").tag(config=True)
 
     def start(self) -> None:
         from .grading import GRADING, Unreadable, grade, students_of
@@ -52,9 +54,10 @@ class CourseAutograde(Autograde):
         # from the files alone: the gradebook and the cell timeout.
         timeout = int(self.config.Execute.timeout) if "timeout" in self.config.Execute else None
         try:
+            budget = {} if self.notebook_timeout is None else {"notebook_timeout": self.notebook_timeout}
             outcomes = grade(root, assignment, students, workers=self.workers, progress=False, export=None,
                              timeout=timeout, config=[f"--CourseDirectory.db_url={self.coursedir.db_url}"],
-                             start_method="forkserver")
+                             start_method="forkserver", **budget)
         except Unreadable as exc:  # e.g. the assignment is not in the gradebook: nothing was graded
             self.log.error("%s", exc)
             raise NbGraderException(str(exc)) from None

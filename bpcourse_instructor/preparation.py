@@ -8,6 +8,7 @@ import json
 import shutil
 from pathlib import Path
 
+from . import traces
 from .staging import Unreadable
 
 
@@ -66,7 +67,7 @@ def forget(gb, root: Path, assignment: str, student: str) -> str:
     except MissingEntry:
         return ""
     earlier = [g for nb in sub.notebooks for g in nb.grades
-               if g.auto_score is not None or g.manual_score is not None]
+               if (g.auto_score is not None or g.manual_score is not None) and not traces.is_placeholder(sub)]
     score = sub.score
     gb.remove_submission(assignment, student)
     shutil.rmtree(Path(root) / "autograded" / student / assignment, ignore_errors=True)

@@ -15,7 +15,8 @@ region opens with the released lines, each written as a ``# planted:`` comment, 
     self.W = W
     ### END SOLUTION
 
-releases as ``self.W = W.copy()`` at the region's indentation, without the ``# YOUR CODE HERE`` line (stock ClearSolutions would release a stub).
+releases as ``self.W = W.copy()`` at the region's indentation, without the ``# YOUR CODE HERE`` line
+(stock ClearSolutions would release a stub).
 
 Configured in ``nbgrader_config.py`` in ClearSolutions' place, so ``bpcourse release`` and stock
 ``nbgrader generate_assignment`` write the same release.

@@ -5,6 +5,10 @@ test cells whose pass the replay does not confirm (the judge). The summary tells
 also writes each of them as nbgrader's automatic comment on the exercise's solution cell in the gradebook. The
 formgrader shows that comment beside the cell, and nbgrader's feedback shows it to the student under the cell
 ("Comments: ..."). A manual comment written in the formgrader is kept apart by nbgrader and wins on display.
+
+A hand-in that could not be graded at all (refused at staging, or lost with its worker) gets a page too
+(:func:`placeholder`): the released notebook with a note at the top, every graded cell at 0 points and the reason
+as the comment on its first solution cell, so the formgrader lists it and the feedback tells the student why.
 """
 
 from __future__ import annotations
@@ -13,12 +17,17 @@ from pathlib import Path
 
 import nbformat
 
+from .course import RELEASE
+from .staging import NOTE_TAG, inert_text
+
 # Error outputs the executor writes (bpcourse_instructor.execute) or nbclient raises, by name.
 EVENTS = {"KernelDied", "TimeBudget", "CellTimeoutError"}
 OVERRULED = ("This check passed inside your notebook's kernel, but not when the grader ran it again on its own "
              "(something in the notebook changed what the check saw), so it scores 0. The message in the check "
              "cell says what the check found.")
 REPAIRED = "The grader changed your hand-in before grading it: {}."
+NOT_GRADED = ("Your hand-in could not be graded ({}), so every exercise scores 0 for now. This page is the "
+              "released notebook, not yours; your instructor has been told.")
 
 
 def _graded(cell) -> dict:
@@ -30,7 +39,7 @@ def notes(nb, overruled: list[str], changes: list[str]) -> dict[str, list[str]]:
     cell above it, a solution cell's own events to itself, the repairs to the first solution cell."""
     out: dict[str, list[str]] = {}
     owner = None
-    first = next((_graded(c)["grade_id"] for c in nb.cells if _graded(c).get("solution")), None)
+    first = _first_solution(nb)
     for cell in nb.cells:
         meta = _graded(cell)
         if meta.get("solution"):
@@ -64,3 +73,39 @@ def write(gb, root: Path, outcome) -> int:
             written += 1
     gb.db.commit()
     return written
+
+
+def placeholder(gb, root: Path, outcome, reason: str) -> None:
+    """Record ``outcome`` (one that could not be graded, for ``reason``) as a submission scoring 0: the released
+    notebook with a note in ``autograded/``, 0 on every graded cell and the reason on the first solution cell."""
+    a, s = outcome.assignment, outcome.student
+    released = Path(root) / RELEASE / a / f"{a}.ipynb"
+    if not released.is_file():  # nothing to show the page with; the summary still says why
+        return
+    sentence = NOT_GRADED.format(inert_text(reason[:500]))
+    nb = nbformat.read(released, as_version=4)
+    note = nbformat.v4.new_markdown_cell(f"**Note from the grader.** {sentence}")
+    note.metadata["tags"] = [NOTE_TAG]
+    nb.cells.insert(0, note)
+    folder = Path(root) / "autograded" / s / a
+    folder.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, folder / f"{a}.ipynb")
+    gb.update_or_create_student(s)
+    sub = gb.update_or_create_submission(a, s)
+    for notebook in sub.notebooks:
+        for grade in notebook.grades:
+            grade.auto_score, grade.needs_manual_grade = 0.0, False
+        first = next((c for c in notebook.comments if c.cell.name == _first_solution(nb)), None)
+        if first is not None:
+            first.auto_comment = sentence
+    gb.db.commit()
+
+
+def _first_solution(nb) -> str | None:
+    return next((_graded(c)["grade_id"] for c in nb.cells if _graded(c).get("solution")), None)
+
+
+def is_placeholder(submission) -> bool:
+    """Whether a gradebook submission is a :func:`placeholder` (so it holds no points of an earlier grading)."""
+    start = NOT_GRADED.split("{")[0]
+    return any((c.auto_comment or "").startswith(start) for nb in submission.notebooks for c in nb.comments)

@@ -37,6 +37,30 @@ def copy_course(dest: Path, *, with_course: bool = True) -> Path:
     return dest
 
 
+def gradebook_verdicts(root: Path, keys) -> dict:
+    """{(assignment, student): {test cell: score}} from ``root``'s gradebook, or None for a hand-in that was not
+    graded (no submission, a cell without a score, or the page bpcourse writes for a hand-in it could not grade)."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    from bpcourse_instructor.traces import NOT_GRADED
+
+    refused = NOT_GRADED.split("{")[0]
+    verdicts = {}
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+        for name, student in keys:
+            try:
+                nb = gb.find_submission(name, student).notebooks[0]
+            except (MissingEntry, IndexError):
+                verdicts[name, student] = None
+                continue
+            graded = {g.name: g.score for g in nb.grades if g.max_score}
+            shown = all(v is not None for v in graded.values())
+            if not shown or any((c.auto_comment or "").startswith(refused) for c in nb.comments):
+                graded = None
+            verdicts[name, student] = graded
+    return verdicts
+
+
 @pytest.fixture(scope="session")
 def generated(tmp_path_factory) -> Path:
     """solutions/ released afresh by nbgrader into a temporary course root."""

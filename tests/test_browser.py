@@ -7,6 +7,7 @@ and one image per figure the kernel produced. A screenshot per notebook goes to 
 (default: build/screenshots/).
 """
 
+import contextlib
 import json
 import os
 import shutil
@@ -27,7 +28,8 @@ pytestmark = pytest.mark.slow
 if CHROMIUM is None:
     pytest.skip("system Chromium not found: install it with `apt-get install chromium` (CI does)",
                 allow_module_level=True)
-sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+playwright = pytest.importorskip("playwright.sync_api")
+sync_playwright, expect = playwright.sync_playwright, playwright.expect
 
 NOTEBOOKS = sorted(p.stem for p in (REPO / "solutions").glob("*/*.ipynb"))
 TOKEN = "bpcourse-browser-test"
@@ -84,31 +86,45 @@ def lab(tmp_path_factory):
     notification.mkdir(parents=True)
     (notification / "notification.jupyterlab-settings").write_text(
         json.dumps({"fetchNews": "false", "checkForUpdates": False}))
-    port = _free_port()
     env = {**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(root.parent / "lab-settings"),
-           "JUPYTERLAB_WORKSPACES_DIR": str(root.parent / "lab-workspaces"), "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+           "JUPYTERLAB_WORKSPACES_DIR": str(root.parent / "lab-workspaces"),
+           "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
     if SHARED_MNIST.is_dir():
         env["BPCOURSE_DATA_DIR"] = str(SHARED_MNIST)
-    log = open(root.parent / "lab.log", "w")
+    with _serve(root, env, root.parent / "lab.log") as base:
+        yield base, root
+
+
+@contextlib.contextmanager
+def _serve(root: Path, env: dict, log_path: Path):
+    """JupyterLab on 127.0.0.1 serving ``root`` (its working folder too, where nbgrader looks for its config);
+    yields the base URL and stops the server, by its own pid, afterwards."""
+    port = _free_port()
+    log = open(log_path, "w")
     server = subprocess.Popen(
         [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", "--ip=127.0.0.1", f"--port={port}",
          f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={root}", "--LabApp.news_url=",
          "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
-        env=env, stdout=log, stderr=subprocess.STDOUT)
+        cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    for _ in range(120):
+    try:
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(f"{base}/api/status?token={TOKEN}", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("JupyterLab did not start:\n" + log_path.read_text()[-3000:])
+        yield base
+    finally:
+        server.terminate()
         try:
-            urllib.request.urlopen(f"{base}/api/status?token={TOKEN}", timeout=2)
-            break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        server.kill()
-        pytest.fail("JupyterLab did not start:\n" + (root.parent / "lab.log").read_text()[-3000:])
-    yield base, root
-    server.terminate()
-    server.wait(timeout=30)
-    log.close()
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        log.close()
 
 
 @pytest.fixture(scope="module")
@@ -233,3 +249,66 @@ def test_notebook_runs_in_jupyterlab(lab, browser, name):
     finally:
         page.screenshot(path=str(shots / f"{name}.png"))
         page.close()
+
+
+@pytest.fixture(scope="module")
+def formgrader(tmp_path_factory):
+    """A class with three hand-ins of notebook 03 from tests/test_grading.py (correct, tampering, truncated),
+    served by JupyterLab with nbgrader's formgrader, not yet graded."""
+    from conftest import copy_course
+    from test_grading import NAME, _hand_in_all, _hazards
+
+    from bpcourse_instructor.course import release
+
+    root = copy_course(tmp_path_factory.mktemp("formgrader"))
+    release(root, [NAME])
+    hazards = _hazards()
+    _hand_in_all(root, {(NAME, s): hazards[s] for s in FORMGRADER_CASES})
+    env = {**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")}
+    with _serve(root, env, root.parent / "formgrader.log") as base:
+        yield base, root, NAME
+
+
+# student -> (the modal the button brings up, the score the formgrader then shows). Stock nbgrader gives the
+# tampering hand-in 6 / 6; bpcourse grade overrules its check of MulLayer (tests/test_grading.py).
+FORMGRADER_CASES = {"full": ("success-modal", "6 / 6"), "s10_patched_numpy": ("success-modal", "4 / 6"),
+                    "s09_truncated": ("error-modal", "0 / 6")}
+
+
+def test_the_formgrader_autograde_button_grades_as_bpcourse_grade(formgrader, browser):
+    """The issue's click: the Autograde button in nbgrader's formgrader, in a real browser, gives each hand-in the
+    verdict bpcourse grade gives it, and a hand-in that cannot be graded says so and leaves a page at 0."""
+    from nbgrader.api import Gradebook
+
+    from bpcourse_instructor.traces import NOT_GRADED
+
+    base, root, name = formgrader
+    shots = Path(os.environ.get("BPCOURSE_SCREENSHOTS", REPO / "build" / "screenshots"))
+    shots.mkdir(parents=True, exist_ok=True)
+    # The formgrader's own API calls carry no token: the header authenticates every request of the page.
+    context = browser.new_context(viewport={"width": 1400, "height": 1000},
+                                  extra_http_headers={"Authorization": f"token {TOKEN}"})
+    page = context.new_page()
+    page.route("**/*", _local_only)
+    try:
+        page.goto(f"{base}/formgrader/manage_submissions/{name}?token={TOKEN}")
+        for student, (modal, score) in FORMGRADER_CASES.items():
+            row = page.locator("tr", has=page.locator(".student-id", has_text=student))
+            row.locator(".autograde a").click()
+            dialog = page.locator(f"#{modal}")
+            dialog.wait_for(timeout=180_000)
+            said = dialog.inner_text()
+            assert "as `bpcourse grade` does" in said, said[:2000]  # the log: bpcourse_instructor.hub graded it
+            if modal == "error-modal":
+                assert "could not grade" in said and "not valid notebook JSON" in said, said[:2000]
+            dialog.locator(".modal-footer button:has-text('OK')").click()
+            dialog.wait_for(state="detached", timeout=30_000)
+            expect(row.locator(".score")).to_have_text(score, timeout=30_000)
+    finally:
+        page.screenshot(path=str(shots / "formgrader.png"))
+        context.close()
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+        overruled = gb.find_comment("mul_layer", name, name, "s10_patched_numpy").auto_comment or ""
+        refused = gb.find_comment("mul_layer", name, name, "s09_truncated").auto_comment or ""
+    assert "not when the grader ran it again" in overruled, overruled
+    assert refused.startswith(NOT_GRADED.split("{")[0]) and "not valid notebook JSON" in refused, refused

@@ -13,8 +13,10 @@ import sys
 
 import nbformat
 import pytest
-from conftest import copy_course
+from conftest import copy_course, gradebook_verdicts
 from test_autograde import _DOUBLE_BACKWARD, TEXTBOOK_STYLE, _submission
+
+from bpcourse_instructor.traces import NOT_GRADED
 
 NAME = "03_add_mul_nodes"
 FULL = {"test_mul_layer": 2.0, "test_add_layer": 2.0, "test_max_layer": 2.0}
@@ -22,6 +24,7 @@ FULL = {"test_mul_layer": 2.0, "test_add_layer": 2.0, "test_max_layer": 2.0}
 # stderr) on the hidden test's large inputs while its values stay right.
 NB04 = "04_activation_layers"
 FULL04 = {"test_relu": 2.0, "test_sigmoid": 3.0}
+NOT_GRADED_START = NOT_GRADED.split("{")[0]  # what a not-graded hand-in's page says first
 TIMEOUT = 5  # seconds per cell for this class: enough for every cell of notebook 03, short for the hang
 
 
@@ -246,8 +249,6 @@ def _graded_by_nbgrader(tmp_path_factory, hazards):
     `nbgrader autograde` in one batch, notebook 04 by NbGraderAPI.autograde one student at a time (what the
     formgrader's Autograde button calls). Returns {(assignment, student): {cell: score}, or None if the
     gradebook has no graded submission}, and the command's exit code."""
-    from nbgrader.api import Gradebook, MissingEntry
-
     from bpcourse_instructor.course import nbgrader_api, release
 
     root = copy_course(tmp_path_factory.mktemp("nbgrader_paths"))
@@ -257,17 +258,7 @@ def _graded_by_nbgrader(tmp_path_factory, hazards):
                           f"--Execute.timeout={TIMEOUT}"], cwd=root, capture_output=True, text=True, timeout=900)
     api = nbgrader_api(root, [f"--Execute.timeout={TIMEOUT}"])
     button = {s: api.autograde(NB04, s)["success"] for (name, s) in hazards if name == NB04}
-    scores = {}
-    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
-        for name, student in hazards:
-            try:
-                nb = gb.find_submission(name, student).notebooks[0]
-            except (MissingEntry, IndexError):
-                scores[name, student] = None
-                continue
-            graded = {g.name: g.score for g in nb.grades if g.max_score}
-            scores[name, student] = graded if all(v is not None for v in graded.values()) else None
-    return scores, cli, button
+    return gradebook_verdicts(root, hazards), cli, button
 
 
 @pytest.mark.slow
@@ -379,6 +370,28 @@ def test_unreadable_submissions_are_reported_by_name(graded):
 
 
 @pytest.mark.slow
+def test_a_hand_in_that_could_not_be_graded_has_a_page_at_zero(graded):
+    """Where the formgrader looks (a submission at 0 points, the reason as the comment on the first solution
+    cell) and where the student reads (a note at the top of the feedback): nothing of the hand-in is shown."""
+    from nbgrader.api import Gradebook
+
+    from bpcourse_instructor import traces
+    from bpcourse_instructor.course import nbgrader_api
+
+    root = graded[0]
+    first_cell = traces._first_solution(nbformat.read(root / "course" / NAME / f"{NAME}.ipynb", as_version=4))
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+        for student, why in [("s09_truncated", "not valid notebook JSON"), ("s09_missing", f"no {NAME}.ipynb")]:
+            sub = gb.find_submission(NAME, student)
+            assert (sub.score, sub.max_score) == (0, sum(FULL.values())), (student, sub.score, sub.max_score)
+            comment = gb.find_comment(first_cell, NAME, NAME, student).auto_comment or ""
+            assert comment.startswith(NOT_GRADED_START) and why in comment, (student, comment)
+    assert nbgrader_api(root).generate_feedback(NAME, "s09_truncated", force=True)["success"]
+    html = (root / "feedback" / "s09_truncated" / NAME / f"{NAME}.html").read_text()
+    assert html.count("could not be graded (") >= 2 and "not valid notebook JSON" in html  # note and comment
+
+
+@pytest.mark.slow
 def test_repairs_are_reported_and_submissions_untouched(graded):
     root, _, first, _, untouched, _ = graded
     assert untouched, "grading modified a file in submitted/"
@@ -458,7 +471,7 @@ def test_export_lists_the_graded_students(graded):
     root = graded[0]
     with open(root / "grades.csv") as f:
         rows = {r["student_id"]: float(r["score"]) for r in csv.DictReader(f) if r["assignment"] == NAME}
-    assert rows["full"] == sum(FULL.values()) and rows["s07_kernel_exit"] == 4.0
+    assert rows["full"] == sum(FULL.values()) and rows["s07_kernel_exit"] == 4.0 and rows["s09_truncated"] == 0
 
 
 def test_cli_reports_an_assignment_missing_from_the_gradebook(tmp_path, capsys):

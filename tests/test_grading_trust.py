@@ -332,13 +332,11 @@ def _lay_out(folder, layout):
             os.mkfifo(path)
 
 
-def run_trial(tmp_path_factory):
-    """The one graded run: every case above, with the bystanders. It is the session fixture ``trial``
-    (tests/conftest.py), which the modules in CASE_MODULES read too."""
+def _handed_in(root):
+    """A scratch class with every case of the trial handed in (and the instructor's file beside it)."""
     from bpcourse_instructor.course import release
-    from bpcourse_instructor.grading import grade, summary
 
-    root = copy_course(tmp_path_factory.mktemp("trust"))
+    copy_course(root)
     os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
     release(root, list(POINTS))
     cases = _cases(root)
@@ -347,6 +345,15 @@ def run_trial(tmp_path_factory):
     victim = root / "victim.txt"
     victim.write_text("the instructor's file")
     victim.chmod(0o600)
+    return root, cases
+
+
+def run_trial(tmp_path_factory):
+    """The one graded run: every case above, with the bystanders. It is the session fixture ``trial``
+    (tests/conftest.py), which the modules in CASE_MODULES read too."""
+    from bpcourse_instructor.grading import grade, summary
+
+    root, cases = _handed_in(tmp_path_factory.mktemp("trust"))
     cwd = os.getcwd()
     try:
         os.chdir(root)
@@ -358,6 +365,62 @@ def run_trial(tmp_path_factory):
     finally:
         os.chdir(cwd)
     return root, cases, outcomes, summary(list(outcomes.values())), regraded
+
+
+# One case of each kind, graded once more through NbGraderAPI.autograde, one student at a time (the formgrader's
+# button): links and pipes in the folder, a link as the notebook, links planted by the kernel, the notebook
+# budget, a precision trap, a steering answer, edited metadata, and the first student of each CASE_MODULES module.
+ONE_BY_ONE = ["link_to_solutions", "named_pipe", "notebook_is_a_link", "plants_links", "time_hog",
+              "float32_swapped", "steering_forward", "new_grade_id"]
+
+
+@pytest.fixture(scope="module")
+def by_nbgrader(tmp_path_factory):
+    """The trial's hand-ins in a class of their own, graded by nbgrader's own entry points, which
+    nbgrader_config.py points at bpcourse's pipeline (bpcourse_instructor.hub): every case by `nbgrader
+    autograde` in one batch per assignment, then ONE_BY_ONE by NbGraderAPI.autograde. Returns the cases, the
+    verdicts after the batch and after the one-by-one regrade, and the commands' results."""
+    import importlib
+    import subprocess
+
+    from conftest import gradebook_verdicts
+
+    from bpcourse_instructor.course import nbgrader_api
+
+    root, cases = _handed_in(tmp_path_factory.mktemp("trust_by_nbgrader"))
+    options = ["--Execute.timeout=10", f"--CourseAutograde.notebook_timeout={BUDGET}"]
+    commands = {name: subprocess.run([sys.executable, "-m", "nbgrader", "autograde", name, "--force", *options],
+                                     cwd=root, capture_output=True, text=True, timeout=900) for name in POINTS}
+    batch = gradebook_verdicts(root, cases)
+    sample = ONE_BY_ONE + [next(iter(importlib.import_module(m).trial_cases(root)))[1] for m in CASE_MODULES]
+    api = nbgrader_api(root, options)
+    cwd = os.getcwd()
+    try:
+        os.chdir(root)
+        buttons = {s: api.autograde(NAME, s)["success"] for s in sample}
+    finally:
+        os.chdir(cwd)
+    return cases, batch, gradebook_verdicts(root, [(NAME, s) for s in sample]), commands, buttons
+
+
+@pytest.mark.slow
+def test_nbgrader_autograde_and_the_formgrader_path_agree_with_bpcourse_grade(trial, by_nbgrader):
+    """Issue: on this battery stock autograde in one batch got 0 of 11 right. Through nbgrader's own command
+    (every case) and the formgrader's API call (one of each kind), every hand-in gets bpcourse grade's verdict."""
+    _, _, outcomes, *_ = trial
+    cases, batch, one_by_one, commands, buttons = by_nbgrader
+    ours = {key: None if o.problem else {cell: score for cell, (score, _) in o.cells.items()}
+            for key, o in outcomes.items()}
+    differ = [f"{'/'.join(key)}: bpcourse grade {ours[key]}, nbgrader autograde {batch[key]}"
+              for key in cases if ours[key] != batch[key]]
+    differ += [f"{'/'.join(key)}: bpcourse grade {ours[key]}, NbGraderAPI.autograde {got}"
+               for key, got in one_by_one.items() if ours[key] != got]
+    assert not differ, "\n".join(differ)
+    refused = {s for (name, s), (_, loses, _) in cases.items() if name == NAME and loses is None}
+    assert refused and commands[NAME].returncode == 1, commands[NAME].stderr[-2000:]  # after grading the rest
+    assert all(commands[name].returncode == 0 for name in POINTS if name != NAME), \
+        {name: c.stderr[-1000:] for name, c in commands.items()}
+    assert {s for s, ok in buttons.items() if not ok} == refused & set(buttons), buttons
 
 
 @pytest.mark.slow
