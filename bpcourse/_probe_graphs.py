@@ -1,7 +1,7 @@
-"""Probes for the functions of notebooks 01-02 (backward over a graph, central differences, the circuits):
-call the student's function on inputs of their own and ask :mod:`bpcourse.mistakes` whether what came back is a
-classic mistake (see :mod:`bpcourse.hints`). References are central differences of the formulas the notebooks
-state, never the answer itself."""
+"""Probes for the functions of notebooks 01-02 (backward over a graph, central differences, the circuits, the
+planted branch bug): call the student's function on inputs of their own and ask :mod:`bpcourse.mistakes`
+whether what came back is a classic mistake (see :mod:`bpcourse.hints`). References are central differences of
+the formulas the notebooks state, never the answer itself."""
 
 from __future__ import annotations
 
@@ -116,6 +116,12 @@ def _sigmoid_gate(fn):
     return None
 
 
+def _swish_gate(fn):
+    w, x, b = 0.7, 1.3, -0.4
+    _, (_, dx, _) = fn(w, x, b)
+    return mistakes.swish_branch(w, x, b, dx)
+
+
 # exercise name (as the notebook's check cell passes it to explain) -> probe
 PROBES = {
     "backward": _backward,
@@ -123,4 +129,5 @@ PROBES = {
     "chain_rule": _chain_rule,
     "circuit_forward_backward": _circuit,
     "sigmoid_gate": _sigmoid_gate,
+    "swish_gate": _swish_gate,
 }

@@ -99,6 +99,17 @@ NEGATE_GATE = ("every gradient has the wrong sign: the *-1 node's local gradient
                "so it must flip the sign of the gradient passing through it.")
 
 
+def swish_branch(w, x, b, dx) -> str | None:
+    """BRANCH_OVERWRITTEN when dx of f = x * sigmoid(w x + b) is one of x's two shares alone: g through the
+    × node f = x g, and w x g (1 - g) through the × node s = w x (the one a planted `dx = ...` keeps)."""
+    g = float(sigmoid(w * x + b))
+    shares = (g, w * x * g * (1.0 - g))
+    for kept, lost in (shares, shares[::-1]):
+        if same(dx, kept) and not same(lost, 0.0):  # one share alone, and the other one was not 0 anyway
+            return BRANCH_OVERWRITTEN("x", ["s", "f"])
+    return None
+
+
 # --- 03: multiply, add and max nodes -------------------------------------------------------------------
 
 MUL_SWAP = ("the multiply node swaps its inputs: x's gradient is dout times y's forward value, "

@@ -1,25 +1,101 @@
-"""Sliders that move the inputs of a computational graph (계산 그래프) and redraw its numbers."""
+"""Sliders that move the inputs of a computational graph (계산 그래프) and redraw its numbers, and a
+step-by-step view of backward propagation (역전파) filling its grad_table, both with the student's own code.
+
+Either widget takes the ``forward(nodes, inputs)`` and ``backward(nodes, values)`` a student wrote in
+notebook 01. Each is used while it works; one that is missing, unfinished (NotImplementedError) or fails
+(an error, a table without a number for every node) is replaced by the course's reference, and the widget
+says which code drew what it shows. A wrong answer that *works* is shown as it is: that is the point.
+"""
 
 from __future__ import annotations
 
 import base64
 import io
+import math
 
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 
-from .graphplot import _parse, draw_graph
+from .graphplot import _parse, draw_graph, fmt
 
-__all__ = ["GraphExplorer", "graph_explorer", "apple_explorer", "APPLE_NODES"]
+__all__ = ["GraphExplorer", "graph_explorer", "apple_explorer", "APPLE_NODES", "GradTableStepper",
+           "grad_table_stepper"]
 
 APPLE_NODES = [("apple", None, []), ("apple_num", None, []), ("tax", None, []),
                ("apple_price", "×", ["apple", "apple_num"]), ("price", "×", ["apple_price", "tax"])]
 
 
+def _png(ax) -> dict:
+    """The Axes' figure as one display_data output; the figure is closed (pyplot keeps none per redraw)."""
+    buf = io.BytesIO()
+    ax.figure.savefig(buf, format="png", dpi=100)
+    plt.close(ax.figure)
+    return {"output_type": "display_data", "metadata": {},
+            "data": {"image/png": base64.b64encode(buf.getvalue()).decode("ascii"),
+                     "text/plain": "<computational graph>"}}
+
+
+def _table_problem(table, names) -> str:
+    """'' if ``table`` maps every node name to one finite real number, else what is wrong with it."""
+    if not hasattr(table, "keys") or not hasattr(table, "__getitem__"):
+        return f"returned {type(table).__name__}, not a dict"
+    for n in names:
+        try:
+            v = table[n]
+        except (KeyError, TypeError, IndexError):
+            return f"has no entry for node '{n}'"
+        try:
+            ok = not isinstance(v, (bool, complex, str)) and math.isfinite(float(v))
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            return f"gave node '{n}' {v!r:.40}, not a finite number"
+    return ""
+
+
+def _attempt(fn, label: str, names, *args):
+    """(the table fn returns, '') when it works, else (None, why the reference stands in)."""
+    if fn is None:
+        return None, f"no {label} was given"
+    try:
+        table = fn(*args)
+    except NotImplementedError:
+        return None, f"your {label} is not written yet"
+    except Exception as exc:  # noqa: BLE001 - the student's code may raise anything; the widget says what
+        return None, f"your {label} raised {type(exc).__name__}: {str(exc)[:80]}"
+    problem = _table_problem(table, names)
+    if problem:
+        return None, f"your {label} {problem}"
+    return {n: float(table[n]) for n in names}, ""
+
+
+def _source(label: str, why: str) -> str:
+    return f"{label}: yours" if not why else f"{label}: the course's reference ({why})"
+
+
+def own_code_evaluator(nodes, reference, forward=None, backward=None):
+    """evaluate(inputs) -> (values, grads, note) for GraphExplorer, with the student's forward and backward
+    where they work and ``reference(inputs) -> (values, grads)`` where they don't; ``note`` says which."""
+    names = [n for n, _, _ in nodes]
+
+    def evaluate(inputs):
+        ref_values, ref_grads = reference(dict(inputs))
+        values, why_f = _attempt(forward, "forward", names, [tuple(n) for n in nodes], dict(inputs))
+        if values is None:
+            values = {**inputs, **ref_values}
+        grads, why_b = _attempt(backward, "backward", names, [tuple(n) for n in nodes], dict(values))
+        if grads is None:
+            grads = ref_grads
+        return values, grads, f"Drawn with {_source('forward', why_f)}; {_source('backward', why_b)}."
+    return evaluate
+
+
 class GraphExplorer(widgets.VBox):
     """A FloatSlider per input above an Output showing the graph.
 
-    ``ax`` and ``figure`` hold the latest drawing, ``message`` the text shown instead of it (or None)."""
+    ``evaluate(inputs)`` returns (values, grads), or (values, grads, note) with a line of text shown above
+    the graph (``note``). ``ax`` and ``figure`` hold the latest drawing, ``message`` the text shown instead
+    of it (or None)."""
 
     def __init__(self, nodes, evaluate, inputs, *, title=None):
         if not callable(evaluate):
@@ -42,9 +118,9 @@ class GraphExplorer(widgets.VBox):
             sliders[name] = widgets.FloatSlider(value=init, min=lo, max=hi, step=step, description=str(name),
                                                 style={"description_width": "initial"})
         self.nodes, self.evaluate, self.sliders = list(nodes), evaluate, sliders
-        self.output = widgets.Output()
-        self.graph_title, self.figure, self.ax, self.message = title, None, None, None
-        super().__init__([*sliders.values(), self.output])
+        self.output, self.label = widgets.Output(), widgets.Label()
+        self.graph_title, self.figure, self.ax, self.message, self.note = title, None, None, None, None
+        super().__init__([*sliders.values(), self.label, self.output])
         for s in sliders.values():
             s.observe(self._redraw, names="value")
         self._redraw()
@@ -58,18 +134,15 @@ class GraphExplorer(widgets.VBox):
             self.message = "Finish the exercise first: evaluate raised NotImplementedError."
             self.output.outputs = ({"output_type": "stream", "name": "stdout", "text": self.message + "\n"},)
             return
-        if not (isinstance(result, tuple) and len(result) == 2):
+        if not (isinstance(result, tuple) and len(result) in (2, 3)):
             raise TypeError(f"evaluate must return (values, grads), "
                             f"got {type(result).__name__}: {result!r:.80}")
-        values, grads = result
+        values, grads = result[:2]
+        self.note = str(result[2]) if len(result) == 3 else None
+        self.label.value = self.note or ""
         ax = draw_graph(self.nodes, {**x, **values}, grads, title=self.graph_title)
-        buf = io.BytesIO()
-        ax.figure.savefig(buf, format="png", dpi=100)
-        plt.close(ax.figure)  # rendered to PNG above; closing keeps pyplot from holding one figure per move
         self.figure, self.ax, self.message = ax.figure, ax, None
-        png = base64.b64encode(buf.getvalue()).decode("ascii")
-        self.output.outputs = ({"output_type": "display_data", "metadata": {},
-                                "data": {"image/png": png, "text/plain": "<computational graph>"}},)
+        self.output.outputs = (_png(ax),)
 
 
 def graph_explorer(nodes, evaluate, inputs, *, title=None) -> GraphExplorer:
@@ -85,7 +158,98 @@ def _apple(x):
     return values, grads
 
 
-def apple_explorer() -> GraphExplorer:
-    """The apple-shopping graph: price 100, count 2, tax 1.1 give 220 and gradients 2.2, 110, 200."""
+def apple_explorer(forward=None, backward=None) -> GraphExplorer:
+    """The apple-shopping graph: price 100, count 2, tax 1.1 give 220 and gradients 2.2, 110, 200.
+
+    With notebook 01's ``forward`` and ``backward`` it draws what they compute (the course's reference
+    stands in for one that is missing or fails, and the widget says so)."""
     inputs = {"apple": (50, 200, 10, 100), "apple_num": (1, 10, 1, 2), "tax": (1.0, 1.5, 0.05, 1.1)}
-    return graph_explorer(APPLE_NODES, _apple, inputs, title="Buying apples")
+    evaluate = _apple if forward is None and backward is None else \
+        own_code_evaluator(APPLE_NODES, _apple, forward, backward)
+    return graph_explorer(APPLE_NODES, evaluate, inputs, title="Buying apples")
+
+
+class GradTableStepper(widgets.VBox):
+    """Algorithm 6.2 one node at a time, from the output back: which node's gradient is computed, from which
+    children's gradients and local derivatives (``ops[op][1]``, as in notebook 01), and the table so far.
+
+    The numbers are those of the student's ``backward`` (and ``forward``) when they work, else the course's
+    reference. ``steps[k]`` is {"node", "terms": [(child, its gradient, local derivative)], "sum", "value"}:
+    ``value`` is what the table holds for the node, ``sum`` what its children's shares add up to. ``step``
+    is the step shown, ``text`` what it says, ``note`` which code filled the table, ``ax`` the drawing."""
+
+    def __init__(self, nodes, inputs, ops, *, forward=None, backward=None, title=None):
+        names, node_ops, parents, _ = _parse(nodes)
+        for n in names:
+            if node_ops[n] is not None and node_ops[n] not in ops:
+                raise ValueError(f"node {n!r} has op {node_ops[n]!r}, which is not in ops ({sorted(ops)})")
+        values, why_f = _attempt(forward, "forward", names, [(n, o, list(p)) for n, o, p in nodes], dict(inputs))
+        if values is None:
+            values = {}
+            for n in names:
+                values[n] = float(inputs[n]) if node_ops[n] is None else \
+                    ops[node_ops[n]][0](*(values[p] for p in parents[n]))
+        table, why_b = _attempt(backward, "backward", names, [(n, o, list(p)) for n, o, p in nodes], dict(values))
+        local = {c: ops[node_ops[c]][1](*(values[p] for p in parents[c])) for c in names if node_ops[c]}
+        self.steps, filled, out = [], {}, names[-1]
+        for j in reversed(names):
+            terms = [(c, filled[c], float(local[c][slot])) for c in names if node_ops[c]
+                     for slot, p in enumerate(parents[c]) if p == j]
+            total = 1.0 if j == out else sum(g * d for _, g, d in terms)
+            filled[j] = table[j] if table is not None else total
+            self.steps.append({"node": j, "terms": terms, "sum": total, "value": filled[j]})
+        self.nodes, self.values, self.graph_title = list(nodes), values, title
+        self.note = f"Filled with {_source('forward', why_f)}; {_source('backward', why_b)}."
+        self.own = table is not None
+        self.slider = widgets.IntSlider(value=1, min=1, max=len(names), description="step",
+                                        style={"description_width": "initial"})
+        back, ahead = widgets.Button(description="◀ back"), widgets.Button(description="next ▶")
+        back.on_click(lambda _: self.show(self.step - 1))
+        ahead.on_click(lambda _: self.show(self.step + 1))
+        self.label, self.html, self.output = widgets.Label(self.note), widgets.HTML(), widgets.Output()
+        super().__init__([widgets.HBox([back, self.slider, ahead]), self.label, self.html, self.output])
+        self.slider.observe(lambda change: self.show(change["new"] - 1), names="value")
+        self.step, self.text, self.ax = -1, "", None
+        self.show(0)
+
+    def describe(self, k: int) -> str:
+        """What step k (0 = the output) computes, in words and numbers."""
+        s, out = self.steps[k], self.steps[0]["node"]
+        head = f"Step {k + 1} of {len(self.steps)}: grad_table['{s['node']}']"
+        if k == 0:
+            return f"{head} = 1: the output, d {out} / d {out}."
+        if not s["terms"]:
+            return f"{head} = 0: '{s['node']}' feeds no node."
+        names = " + ".join(f"grad_table['{c}'] × ∂{c}/∂{s['node']}" for c, _, _ in s["terms"])
+        numbers = " + ".join(f"{fmt(g)} × {fmt(d)}" for _, g, d in s["terms"])
+        text = f"{head} = {names} = {numbers} = {fmt(s['sum'])}."
+        if self.own and not math.isclose(s["value"], s["sum"], rel_tol=1e-6, abs_tol=1e-9):
+            text += (f" Your backward has {fmt(s['value'])} here, but the shares from its children (as your "
+                     f"table holds them) add up to {fmt(s['sum'])}.")
+        return text
+
+    def show(self, k: int) -> None:
+        """Show step k (0-based, clipped to the steps there are): the table filled up to that node."""
+        k = max(0, min(int(k), len(self.steps) - 1))
+        if k == self.step:
+            return
+        self.step, self.text = k, self.describe(k)
+        self.slider.value = k + 1
+        self.html.value = f"<p>{self.text.replace('&', '&amp;').replace('<', '&lt;')}</p>"
+        grads = {s["node"]: s["value"] for s in self.steps[:k + 1]}
+        ax = draw_graph(self.nodes, self.values, grads, title=self.graph_title)
+        current = self.steps[k]["node"]
+        for artist in [*ax.lines, *ax.texts]:
+            if artist.get_gid() == f"node:{current}":
+                artist.set_markerfacecolor("#ffe08a")
+            elif artist.get_gid() == f"input:{current}":
+                artist.set_color("#b8860b")
+                artist.set_fontweight("bold")
+        self.ax = ax
+        self.output.outputs = (_png(ax),)
+
+
+def grad_table_stepper(nodes, inputs, ops, *, forward=None, backward=None, title=None) -> GradTableStepper:
+    """Step through grad_table (Algorithm 6.2) on ``nodes`` at ``inputs``, with notebook 01's ``OPS`` table
+    and, where they work, the student's ``forward`` and ``backward``."""
+    return GradTableStepper(nodes, inputs, ops, forward=forward, backward=backward, title=title)

@@ -2,10 +2,11 @@
 
 Derivatives of the test functions are known in closed form; everything a student
 backpropagates is checked against our own central differences of the formula the notebook
-states (z = (x + y)², f = (x + y) z, f = sigmoid(w0 x0 + w1 x1 + w2)), never of the student's
+states (z = (x + y)², f = (x + y) z, f = sigmoid(w0 x0 + w1 x1 + w2), f = x sigmoid(w x + b)), never of the student's
 forward: the student's f is only graded at the points where it is asked, so an f that answered
 differently next to them cannot move the reference. A few classic mistakes (forward difference,
-missing factor 2, an unswapped multiply gate, a lost sign at the *-1 node) are recognised and named.
+missing factor 2, an unswapped multiply gate, a lost sign at the *-1 node, a gradient overwritten at a branch)
+are recognised and named.
 
 Student code gets fresh copies (a new wrapper around each test function, new arrays) on every call, and
 what it returns is read into plain data inside the call (``nb01.plain``). Every number it returns must be a
@@ -37,7 +38,7 @@ from ._core import (
 )
 from .nb01 import number_problem, returning_plain
 
-__all__ = ["check_numerical_diff", "check_chain_rule", "check_circuit", "check_sigmoid_gate"]
+__all__ = ["check_numerical_diff", "check_chain_rule", "check_circuit", "check_sigmoid_gate", "check_swish_gate"]
 
 # f, f', and the range of x: chosen so that with h = 1e-4 a forward difference is off by
 # more than 3e-5 (relative) while a central one is within 4e-8, far either side of RTOL.
@@ -395,3 +396,45 @@ def check_sigmoid_gate(sigmoid_gate) -> None:
             hint = mistakes.MUL_GATES_SWAP if recognised else ""
             _expect(got, numeric, f"{what}: {name} (checked against numerical gradients of the formula)",
                     rtol=1e-4, atol=1e-7, hints=sign_hint, extra_hint=hint)
+
+
+# ---- exercise 5: the planted bug ------------------------------------------------------------------------
+
+def _swish_f(w, x, b) -> float:
+    """f = x * sigmoid(w x + b), as the notebook states it."""
+    return x * _sigmoid(w * x + b)
+
+
+def _swish_cases():
+    g = rng("swish gate points")
+    cases = [(0.5, 2.0, -0.5)]  # the notebook's example
+    for w, x, b in g.uniform(-2.0, 2.0, (6, 3)):
+        x = float(np.sign(x) * (0.3 + abs(x)))  # x away from 0: both of its shares are then far from 0
+        cases.append((float(w), x, float(b)))
+    return cases
+
+
+@hidden_check
+def check_swish_gate(swish_gate) -> None:
+    """f = x sigmoid(w x + b) against the formula; each gradient against central differences of it. x feeds
+    two nodes: a dx that is one of its two shares alone is named (gradients add at branches)."""
+    __tracebackhide__ = True
+    for w, x, b in _swish_cases():
+        what = f"swish_gate({_fmt(w)}, {_fmt(x)}, {_fmt(b)})"
+        result = call(returning_plain, swish_gate, w, x, b, what=what)
+        expect_true(isinstance(result, (tuple, list)) and len(result) == 2,
+                    f"{what} should return (f, (dfdw, dfdx, dfdb)), got {kind(result)}"
+                    + (f" of length {len(result)}" if isinstance(result, (tuple, list, dict, str)) else "") + ".")
+        f, grads = _unpack(result, what, ["f", "(dfdw, dfdx, dfdb)"], [None, 3], [None, ["dfdw", "dfdx", "dfdb"]])
+        _expect(f, _swish_f(w, x, b), f"{what}: f (should be x * sigmoid(w*x + b))", rtol=1e-6, atol=1e-12)
+        point = np.float64((w, x, b))
+        for i, name in enumerate(("dfdw", "dfdx", "dfdb")):
+            def along(t, i=i, point=point):
+                args = point.copy()
+                args[i] = t
+                return _swish_f(*args)
+            numeric = num_vjp(along, point[i], np.float64(1.0))
+            hint = (mistakes.swish_branch(w, x, b, grads[i]) or "") if name == "dfdx" else ""
+            _expect(grads[i], numeric, f"{what}: {name} (checked against numerical gradients of x * sigmoid(w*x + b))",
+                    rtol=1e-5, atol=1e-8, hints={-1.0: "it has the right size but the wrong sign."},
+                    extra_hint=hint)

@@ -43,6 +43,12 @@ def test_every_graded_cell_has_a_distinct_name(name):
 
 def test_names_are_section_headings():
     assert names_for(REPO, NAME) == EXERCISES
+    assert names_for(REPO, "02_chain_rule") == {
+        "test_numerical_diff": "Exercise 1 (1 point): numerical_diff",
+        "test_chain_rule": "Exercise 2 (1 point): dz_dx and dz_dy",
+        "test_circuit": "Exercise 3 (2 points): circuit_forward_backward",
+        "test_sigmoid_gate": "Exercise 4 (2 points): sigmoid_gate",
+        "test_swish_gate": "Exercise 5 (1 point): the planted bug in swish_gate"}
     assert names_for(REPO, "05_affine_layer") == {
         "test_affine_forward": "Check: forward, shapes and parameters held by reference (2 points)",
         "test_affine_backward": "Check: backward (2 points)"}

@@ -248,6 +248,92 @@ def test_forgotten_return_is_named():
     assert "None" in failure_message(nb02.check_numerical_diff, lambda f, x, h=1e-4: None)
 
 
+# ---- exercise 5: the planted bug in swish_gate ----------------------------------------------------------
+
+def _course_cell(kind: str, grade_id: str) -> str:
+    import nbformat
+    from conftest import REPO
+
+    nb = nbformat.read(REPO / kind / "02_chain_rule" / "02_chain_rule.ipynb", as_version=4)
+    (source,) = [c.source for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id]
+    return source
+
+
+def _swish_from(kind: str):
+    """swish_gate as the notebook's cell defines it: the planted release (course/) or the fix (solutions/)."""
+    names = {"np": np}
+    exec(_course_cell(kind, "swish_gate"), names)
+    return names["swish_gate"]
+
+
+def swish_staged(w, x, b, keep="both"):
+    """The notebook's staging; keep="s" or "f" keeps only the share of x through that node (overwritten)."""
+    s = w * x
+    g = 1 / (1 + np.exp(-(s + b)))
+    f = x * g
+    dx_f = g * 1.0
+    du = g * (1 - g) * x
+    dw, db = x * du, du
+    dx_s = w * du
+    dx = {"both": dx_f + dx_s, "s": dx_s, "f": dx_f}[keep]
+    return f, (dw, dx, db)
+
+
+def swish_closed_form(w, x, b):
+    g = 1 / (1 + math.exp(-(w * x + b)))
+    return x * g, [x * x * g * (1 - g), g + w * x * g * (1 - g), x * g * (1 - g)]
+
+
+def swish_float32(w, x, b):
+    w, x, b = np.float32(w), np.float32(x), np.float32(b)
+    f, grads = swish_staged(w, x, b)
+    return np.float32(f), np.array(grads, dtype=np.float32)
+
+
+def swish_grad_table(w, x, b):
+    """A dict of gradients, filled with += as in notebook 01, returned as a tuple."""
+    g = 1 / (1 + np.exp(-(w * x + b)))
+    grad = {"f": 1.0, "g": 0.0, "u": 0.0, "s": 0.0, "w": 0.0, "x": 0.0, "b": 0.0}
+    grad["x"] += g * grad["f"]
+    grad["g"] += x * grad["f"]
+    grad["u"] += g * (1 - g) * grad["g"]
+    grad["s"] += grad["u"]
+    grad["b"] += grad["u"]
+    grad["w"] += x * grad["s"]
+    grad["x"] += w * grad["s"]
+    return x * g, (grad["w"], grad["x"], grad["b"])
+
+
+@pytest.mark.parametrize("impl", [swish_staged, swish_closed_form, swish_float32, swish_grad_table])
+def test_swish_gate_accepts_correct_styles(impl):
+    nb02.check_swish_gate(impl)
+
+
+@pytest.mark.parametrize("keep", ["s", "f"])
+def test_swish_gate_overwritten_share_is_named(keep):
+    message = failure_message(nb02.check_swish_gate, lambda w, x, b: swish_staged(w, x, b, keep=keep))
+    assert message.startswith("swish_gate(0.5, 2, -0.5): dfdx (checked against numerical gradients"), message
+    assert "its gradient is the SUM" in message and "'x' feeds 2 edges" in message, message
+
+
+def test_the_released_planted_code_fails_and_the_fix_passes():
+    # The release hands out the code with the mistake in it: it must fail this check, with the hint.
+    message = failure_message(nb02.check_swish_gate, _swish_from("course"))
+    assert "dfdx" in message and "gradients add at branches" in message, message
+    nb02.check_swish_gate(_swish_from("solutions"))
+    assert "# planted:" not in _course_cell("course", "swish_gate")
+
+
+def test_swish_gate_other_mistakes_fail_without_the_branch_hint():
+    wrong_sign = lambda w, x, b: (lambda f, g: (f, (g[0], -g[1], g[2])))(*swish_staged(w, x, b))  # noqa: E731
+    message = failure_message(nb02.check_swish_gate, wrong_sign)
+    assert "dfdx" in message and "wrong sign" in message and "SUM" not in message, message
+    wrong_f = lambda w, x, b: (lambda f, g: (f + 1.0, g))(*swish_staged(w, x, b))  # noqa: E731
+    assert "f (should be x * sigmoid(w*x + b))" in failure_message(nb02.check_swish_gate, wrong_f)
+    message = failure_message(nb02.check_swish_gate, lambda w, x, b: (1.0, (0.0, 0.0)))
+    assert "should hold 3 numbers" in message, message
+
+
 # ---- all checks ---------------------------------------------------------------------------------------
 
 def test_checks_are_deterministic():
@@ -325,6 +411,8 @@ def _gate_parts(w, x):
 EXERCISES = {
     "circuit": (nb02.check_circuit, _circuit_parts, lambda f, g: (f, tuple(g))),
     "sigmoid_gate": (nb02.check_sigmoid_gate, _gate_parts, lambda f, g: (f, g[:3], g[3:])),
+    "swish_gate": (nb02.check_swish_gate, lambda w, x, b: (lambda f, g: (f, np.array(g)))(*swish_staged(w, x, b)),
+                   lambda f, g: (f, tuple(g))),
 }
 
 
@@ -544,4 +632,5 @@ def test_each_exercise_is_graded_on_its_own():
     nb02.check_chain_rule(dz_dx_staged, dz_dy_staged)
     nb02.check_circuit(circuit_staged)
     nb02.check_sigmoid_gate(sigmoid_staged)
+    nb02.check_swish_gate(swish_staged)
     nb02.check_numerical_diff(diff_central)

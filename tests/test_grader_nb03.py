@@ -145,6 +145,28 @@ class AddWrongForward(AddTextbook):
         return x * y
 
 
+class MaxTiesToY(MaxMask):
+    """Ties sent to y (x > y) instead of to x: the other valid subgradient at a tie."""
+
+    def forward(self, x, y):
+        self.mask = np.asarray(x) > np.asarray(y)
+        return np.maximum(x, y)
+
+
+def test_either_tie_rule_passes_as_the_text_says():
+    # Notebook 03: "This MaxLayer sends ties to x ... The tests never use tied inputs (nor inputs within the
+    # numerical step of a tie) ... so either rule passes."
+    for layer in (MaxMask, MaxTiesToY):
+        nb03.check_max_layer(layer)
+    for shape in ((), (5,), (3, 4), (1, 6)):
+        x, y = nb03._pair("MaxLayer", shape, apart=True)
+        assert np.min(np.abs(x - y)) >= 0.1, shape
+    ties_x, ties_y = MaxMask(), MaxTiesToY()
+    ties_x.forward(1.0, 1.0)
+    ties_y.forward(1.0, 1.0)
+    assert ties_x.backward(1.0) == (1.0, 0.0) and ties_y.backward(1.0) == (0.0, 1.0)  # they differ at a tie only
+
+
 class MaxToSmaller(MaxMask):
     def backward(self, dout):
         return dout * ~self.mask, dout * self.mask

@@ -51,6 +51,25 @@ class ReluMaximumPositiveMask:
 
 # ----------------------------------------------------------------------------- ReLU, wrong
 
+class ReluPassesAtZero(ReluWhere):
+    """Gradient 1 at x = 0 (mask x < 0): 03's ties-to-the-first-argument rule for max(x, 0), also valid."""
+
+    def forward(self, x):
+        self.mask = x < 0
+        return np.where(self.mask, 0.0, x)
+
+
+def test_either_rule_at_the_kink_passes_as_the_text_says():
+    # Notebook 04: the gradient at 0 is 0 here, "the tests keep their inputs away from 0 ... so either rule passes".
+    for layer in (ReluWhere, ReluPassesAtZero):
+        nb04.check_relu(layer)
+    assert all(np.min(np.abs(x)) >= 0.05 for _, x in nb04._relu_inputs())
+    at_zero = [layer() for layer in (ReluWhere, ReluPassesAtZero)]
+    for relu in at_zero:
+        relu.forward(np.zeros(1))
+    assert [float(r.backward(np.ones(1))[0]) for r in at_zero] == [0.0, 1.0]  # the rules differ at 0 only
+
+
 class ReluBackwardInverted(ReluWhere):
     def backward(self, dout):
         return np.where(self.mask, dout, 0.0)

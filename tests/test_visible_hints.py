@@ -30,7 +30,7 @@ from grader_tests._core import Failure
 
 def _named_hints() -> set[str]:
     texts = {v for v in vars(mistakes).values() if isinstance(v, str) and len(v) > 20}
-    texts |= set(mistakes.ADD_RATIOS.values())
+    texts |= set(mistakes.ADD_RATIOS.values()) | {mistakes.BRANCH_OVERWRITTEN("x", ["a", "b"])}
     for n in range(1, 9):
         texts |= set(mistakes.cross_entropy_ratios(n, 3).values()) | set(mistakes.softmax_with_loss_ratios(n).values())
         texts |= {str(t) for t in mistakes.batch_ratios(n).values()}
@@ -61,6 +61,7 @@ CHECKS = [
      {"dz_dy": z02.dz_dy_staged}),
     (z02, "circuit_", nb02.check_circuit, "02_chain_rule", "test_circuit", "circuit_forward_backward", {}),
     (z02, "sigmoid_", nb02.check_sigmoid_gate, "02_chain_rule", "test_sigmoid_gate", "sigmoid_gate", GATE),
+    (z02, "swish_", nb02.check_swish_gate, "02_chain_rule", "test_swish_gate", "swish_gate", {"math": math}),
     (z03, "Mul", nb03.check_mul_layer, "03_add_mul_nodes", "test_mul_layer", "MulLayer", {}),
     (z03, "Add", nb03.check_add_layer, "03_add_mul_nodes", "test_add_layer", "AddLayer", {}),
     (z03, "Max", nb03.check_max_layer, "03_add_mul_nodes", "test_max_layer", "MaxLayer", {}),
@@ -91,7 +92,9 @@ def circuit_unswapped(x, y, z):
 # Mistakes the hidden-test modules build inside their tests or by parameters, here as module-level code.
 EXTRA = {"test_chain_rule": [dz_dx_half], "test_circuit": [circuit_unswapped],
          "test_sigmoid_gate": [functools.partial(z02.sigmoid_staged, swap=False),
-                               functools.partial(z02.sigmoid_staged, neg_local=1.0)]}
+                               functools.partial(z02.sigmoid_staged, neg_local=1.0)],
+         "test_swish_gate": [functools.partial(z02.swish_staged, keep="s"),
+                             functools.partial(z02.swish_staged, keep="f")]}
 
 
 def _zoo(module, prefix: str) -> list:
@@ -143,7 +146,7 @@ for module, prefix, check, notebook, grade_id, name, extra in CHECKS:
 def test_the_zoo_has_named_mistakes_in_every_layer_notebook():
     seen = {case.values[1] for case in CASES}
     assert {"test_backward", "test_numerical_diff", "test_chain_rule", "test_circuit", "test_sigmoid_gate",
-            "test_mul_layer", "test_add_layer", "test_max_layer", "test_relu", "test_sigmoid",
+            "test_swish_gate", "test_mul_layer", "test_add_layer", "test_max_layer", "test_relu", "test_sigmoid",
             "test_affine_backward", "test_softmax", "test_cross_entropy_error", "test_softmax_with_loss",
             "test_gradient"} <= seen, sorted(seen)
     assert len(CASES) >= 40, len(CASES)
