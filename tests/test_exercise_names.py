@@ -44,8 +44,10 @@ def test_every_graded_cell_has_a_distinct_name(name):
 def test_names_are_section_headings():
     assert names_for(REPO, NAME) == EXERCISES
     assert names_for(REPO, "05_affine_layer") == {
-        "test_affine_forward": "Check: forward, shapes and parameters held by reference (2 points)",
-        "test_affine_backward": "Check: backward (2 points)"}
+        "test_vectorized_example": "Check: cs231n's example, q = Wx and f = sum of q² (2 points)",
+        "test_affine_forward": "Check: Affine forward, shapes and parameters held by reference (2 points)",
+        "test_affine_backward": "Check: Affine backward (2 points)",
+        "test_linear": "Check: the planted bug in Linear, found and fixed (2 points)"}
 
 
 def _cell(kind, source, **nbgrader):
