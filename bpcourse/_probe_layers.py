@@ -120,6 +120,26 @@ def _affine(cls):
     return None
 
 
+def _vectorized_example(fn):
+    g = np.random.default_rng(10)
+    W, x = g.standard_normal((3, 3)), g.standard_normal(3)  # square: a transpose keeps the shape
+    _, _, dW, dx = fn(W.copy(), x.copy())
+    num_W = numerical_vjp(lambda w: np.sum((w @ x) ** 2), W, 1.0)
+    num_x = numerical_vjp(lambda v: np.sum((W @ v) ** 2), x, 1.0)
+    return mistakes.vectorized_example(W, x, dW, dx, num_W, num_x)
+
+
+def _linear(cls):
+    g = np.random.default_rng(11)
+    x, W, b, dout = g.standard_normal((4, 3)), g.standard_normal((3, 3)), g.standard_normal(3), \
+        g.standard_normal((4, 3))
+    layer = cls(W.copy(), b.copy())
+    layer.forward(x.copy())
+    layer.backward(dout.copy())
+    return mistakes.transposed(layer.dW, numerical_vjp(lambda w: x @ w.T + b, W, dout),
+                               mistakes.LINEAR_DW_TRANSPOSED)
+
+
 # --- 06 ----------------------------------------------------------------------------------------------------
 
 def _log_softmax(z):
@@ -231,7 +251,9 @@ PROBES = {
     "MaxLayer": _max,
     "Relu": _relu,
     "Sigmoid": _sigmoid,
+    "vectorized_example": _vectorized_example,
     "Affine": _affine,
+    "Linear": _linear,
     "softmax": _softmax,
     "cross_entropy_error": _cross_entropy,
     "SoftmaxWithLoss": _softmax_with_loss,

@@ -238,6 +238,37 @@ DW_TRANSPOSED = "Did you compute dout.T · x?"
 DB_NOT_SUMMED = "b was added to every row, so its gradient sums dout over the batch axis: dout.sum(axis=0)."
 DB_NOT_FLAT = "The numbers may be right: make db 1-d like b (no keepdims)."
 GRADS_ACCUMULATED = "set self.{name} = ... in backward; don't add to it (+=)."
+VEC_NO_TWO = "it is half the right value: the square node's local gradient is 2q, not q (the factor 2 is missing)."
+VEC_DW_TRANSPOSED = ("∂f/∂W is transposed: its entry [i, j] belongs to W[i, j], which meets x[j] in q[i]. With a "
+                     "square W the transpose has the same shape, so only the values can tell.")
+VEC_DX_NOT_TRANSPOSED = ("∂f/∂x goes through W the wrong way round: x[j] reaches every q[i] through W[i, j], so "
+                         "∂f/∂x[j] adds over i, down column j of W.")
+LINEAR_DW_TRANSPOSED = ("self.dW is the transpose of the right gradient. With a square W the transpose has W's "
+                        "shape, so no shape error warns you: entry [i, j] belongs to W[i, j], which meets x[:, j] in "
+                        "out[:, i] (out = x·Wᵀ + b).")
+
+
+def transposed(got, numeric, text: str) -> str | None:
+    """``text`` when ``got`` is the transpose of the right (numerical) gradient of a square matrix."""
+    numeric = np.asarray(numeric, dtype=np.float64)
+    square = numeric.ndim == 2 and numeric.shape[0] == numeric.shape[1]
+    if square and same(got, numeric.T, 1e-4, 1e-6) and not same(got, numeric, 1e-4, 1e-6):
+        return text
+    return None
+
+
+def vectorized_example(W, x, dW, dx, num_W, num_x) -> str | None:
+    """The hint for a wrong ∂f/∂W or ∂f/∂x of f = sum((W·x)²), given their numerical values, or None."""
+    hint = transposed(dW, num_W, VEC_DW_TRANSPOSED)
+    if hint:
+        return hint
+    if VEC_NO_TWO in (ratio(dW, num_W, {0.5: VEC_NO_TWO}), ratio(dx, num_x, {0.5: VEC_NO_TWO})):
+        return VEC_NO_TWO
+    W, x = np.asarray(W, dtype=np.float64), np.asarray(x, dtype=np.float64)
+    through_W = 2 * W @ (W @ x)  # ∂f/∂q = 2q sent back through W itself
+    if W.shape[0] == W.shape[1] and same(dx, through_W, 1e-4, 1e-6) and not same(dx, num_x, 1e-4, 1e-6):
+        return VEC_DX_NOT_TRANSPOSED
+    return None
 
 # --- 06: softmax, cross entropy, SoftmaxWithLoss -------------------------------------------------------------
 

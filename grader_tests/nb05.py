@@ -1,4 +1,5 @@
-"""Hidden tests for notebook 05, the Affine layer.
+"""Hidden tests for notebook 05: cs231n's q = Wx, f = Σq² example, the Affine layer, and the planted bug in
+``Linear`` (a transposed dW on a square W).
 
 Forward values are compared with the formula the notebook states, x.reshape(N, -1) @ W + b.
 dx, dW and db are compared with central differences of that same formula (our own float64
@@ -6,7 +7,8 @@ evaluation of it), not of the student's forward: the student's code is only ever
 values at the points the check looks at, so a forward that answers differently next to those
 points cannot move the reference, and a correct backward earns its points even when the
 forward (graded in its own cell) is wrong. Student values go to ``expect_close`` as returned,
-so their dtype sets the tolerance.
+so their dtype sets the tolerance. The messages name shapes, never the backward formulas: deriving them is
+the exercise (the notebook's staged hints go from a nudge to the shapes to the formula).
 """
 
 from __future__ import annotations
@@ -15,9 +17,79 @@ import numpy as np
 
 from bpcourse import mistakes
 
-from ._core import Failure, _as_array, call, expect_close, expect_true, hidden_check, num_vjp, rng
+from ._core import (
+    Failure,
+    _as_array,
+    as_number,
+    call,
+    expect_close,
+    expect_true,
+    hidden_check,
+    kind,
+    num_vjp,
+    replace_hint,
+    rng,
+)
 
-__all__ = ["check_affine_forward", "check_affine_backward", "check_affine"]
+__all__ = ["check_vectorized_example", "check_affine_forward", "check_affine_backward", "check_affine",
+           "check_linear"]
+
+# ---- cs231n's example: q = W·x, f = sum of q² (W of shape (M, D), x of D numbers) ----------------------
+
+SEED_W, SEED_X = [[0.1, 0.5], [-0.3, 0.8]], [0.2, 0.4]
+
+
+def _vec_f(W, x) -> float:
+    """f = Σ_i q_i² with q = W·x, as the notebook states it."""
+    return float(np.sum((W @ x) ** 2))
+
+
+def _vec_cases():
+    """The seed's W and x, then square and non-square ones of our own (the seed's numbers alone pass nothing)."""
+    g = rng("nb05.vectorized_example")
+    yield np.array(SEED_W), np.array(SEED_X)
+    for m, d in ((3, 3), (3, 2), (2, 4), (1, 3)):
+        yield g.standard_normal((m, d)), g.standard_normal(d)
+
+
+def _graded(got, numeric, what: str, hint: str | None, **kw) -> None:
+    """expect_close against a numerical gradient; a recognised mistake's hint replaces the generic one."""
+    __tracebackhide__ = True
+    try:
+        expect_close(got, numeric, what, rtol=1e-4, atol=1e-6, **kw)
+    except Failure as exc:
+        raise (Failure(replace_hint(str(exc), hint)) if hint else exc) from None
+
+
+@hidden_check
+def check_vectorized_example(vectorized_example) -> None:
+    """q and f against the formula; ∂f/∂W and ∂f/∂x against central differences of that formula."""
+    __tracebackhide__ = True
+    for W, x in _vec_cases():
+        (m, d), q_right = W.shape, W @ x
+        what = f"vectorized_example(W, x) with W of shape {W.shape}, x of shape {x.shape}"
+        result = call(vectorized_example, W.copy(), x.copy(), what=what)
+        expect_true(isinstance(result, (tuple, list)) and len(result) == 4,
+                    f"{what} should return (q, f, dW, dx), got {kind(result)}"
+                    + (f" of length {len(result)}" if isinstance(result, (tuple, list)) else "") + ".")
+        q, f, dW, dx = result
+        expect_close(q, q_right, f"{what}: q (should be W·x)",
+                     shape_hint=f"q = W·x has one number per row of W: shape ({m},).")
+        as_number(f, f"{what}: f")
+        expect_close(np.asarray(f).reshape(()), _vec_f(W, x), f"{what}: f (should be the sum of q²)")
+        num_W = num_vjp(lambda w, x=x: _vec_f(w, x), W, np.float64(1.0))
+        num_x = num_vjp(lambda v, W=W: _vec_f(W, v), x, np.float64(1.0))
+        for value, name in ((dW, "dW"), (dx, "dx")):
+            expect_true(value is not None, f"{what}: {name} is None: did you forget to compute or return it?")
+        try:
+            hint = mistakes.vectorized_example(W, x, dW, dx, num_W, num_x)
+        except (TypeError, ValueError):  # not numbers: the comparison below says so
+            hint = None
+        _graded(dW, num_W, f"{what}: dW, that is ∂f/∂W (checked against numerical gradients of Σ (W·x)²)", hint,
+                shape_hint=f"∂f/∂W has the shape of W, ({m}, {d}): one entry per weight.")
+        _graded(dx, num_x, f"{what}: dx, that is ∂f/∂x (checked against numerical gradients of Σ (W·x)²)", hint,
+                shape_hint=f"∂f/∂x has the shape of x, ({d},): one entry per input.")
+
 
 # (input shape, number of outputs M): a batch, a batch of one, and image-like 4-d input
 # whose D = c*h*w; W is never square so a transpose in the wrong place cannot hide.
@@ -42,14 +114,16 @@ def _formula(x, W, b):
     return x.reshape(x.shape[0], -1) @ W + b
 
 
-def _numeric(x, W, b, dout, wrt: str) -> np.ndarray:
-    """Central differences of sum(formula(x, W, b) * dout) with respect to x, W or b (float64, ours)."""
+def _numeric(x, W, b, dout, wrt: str, formula=None) -> np.ndarray:
+    """Central differences of sum(formula(x, W, b) * dout) with respect to x, W or b (float64, ours);
+    the formula is Affine's unless another (Linear's) is given."""
     x, W, b = (np.asarray(a, dtype=np.float64) for a in (x, W, b))
+    formula = formula or _formula
     if wrt == "x":
-        return num_vjp(lambda z: _formula(z, W, b), x, dout)
+        return num_vjp(lambda z: formula(z, W, b), x, dout)
     if wrt == "W":
-        return num_vjp(lambda w: _formula(x, w, b), W, dout)
-    return num_vjp(lambda c: _formula(x, W, c), b, dout)
+        return num_vjp(lambda w: formula(x, w, b), W, dout)
+    return num_vjp(lambda c: formula(x, W, c), b, dout)
 
 
 def _forward(layer, x, what="Affine.forward"):
@@ -128,7 +202,8 @@ def _check_dx(dx, x, numeric) -> None:
             raise Failure(f"{what} has shape {got.shape}, expected {x.shape}; the numbers are right.\n"
                           "Hint: reshape dx back to the input's shape (remember x.shape in forward).")
         raise Failure(f"{what} has shape {got.shape}, expected {x.shape} (the input's shape).\n"
-                      "Hint: dx = dout · Wᵀ has shape (N, D); reshape it back to the input's shape.")
+                      "Hint: combine dout (N, M) with W (D, M) into an (N, D) array, then reshape it back "
+                      "to the input's shape.")
     expect_close(dx, numeric, what, rtol=1e-4, atol=1e-6)
 
 
@@ -146,8 +221,8 @@ def check_affine_backward(Affine) -> None:
         layer = _make(Affine, W, b)
         _forward(layer, x)
         flat = f" (flattened ({n}, {d}))" if x0.ndim > 2 else ""
-        shapes = (f"Shapes here: x {x0.shape}{flat}, W {W.shape}, b {b.shape}, dout {dout.shape}; "
-                  "dx = dout · Wᵀ, dW = xᵀ · dout, db = dout summed over axis 0.")
+        shapes = (f"Shapes here: x {x0.shape}{flat}, W {W.shape}, b {b.shape}, dout {dout.shape}; dx must come "
+                  "out shaped like x, dW like W, db like b (see Hint 2 at the exercise).")
         try:
             dx = call(layer.backward, dout.copy(), what="Affine.backward")
         except Failure as exc:
@@ -161,8 +236,8 @@ def check_affine_backward(Affine) -> None:
                      "x·W + b)",
                      rtol=1e-4, atol=1e-6,
                      hints={1 / n: mistakes.DW_AVERAGED},
-                     shape_hint=f"dW must have the shape of W, (D, M) = {W.shape}: dW = xᵀ · dout with x "
-                                f"flattened to ({n}, {d})." + (" " + mistakes.DW_TRANSPOSED
+                     shape_hint=f"dW must have the shape of W, (D, M) = {W.shape}, built from x flattened to "
+                                f"({n}, {d}) and dout {dout.shape}." + (" " + mistakes.DW_TRANSPOSED
                                                               if np.shape(dW) == (m, d) else ""))
 
         db = _grad_attr(layer, "db", b.shape)
@@ -207,3 +282,40 @@ def check_affine(Affine) -> None:
     __tracebackhide__ = True
     check_affine_forward(Affine)
     check_affine_backward(Affine)
+
+
+# ---- find the planted bug: Linear, out = x·Wᵀ + b with W of shape (M, D) -----------------------------------
+
+# (input shape, M): the square cases come first, where the planted transpose keeps W's shape.
+_LINEAR_CASES = [((4, 2), 2), ((3, 3), 3), ((1, 3), 3), ((5, 4), 3)]
+
+
+def _linear_formula(x, W, b):
+    return x @ W.T + b
+
+
+@hidden_check
+def check_linear(Linear) -> None:
+    """Forward against x·Wᵀ + b; dx, dW and db against central differences of that formula, square W first."""
+    __tracebackhide__ = True
+    g = rng("nb05.linear")
+    for shape, m in _LINEAR_CASES:
+        x, W = g.standard_normal(shape), g.standard_normal((m, shape[1]))
+        b, dout = g.standard_normal(m), g.standard_normal((shape[0], m))
+        layer = call(Linear, W.copy(), b.copy(), what=f"Linear(W, b) with W of shape {W.shape}, b of shape {b.shape}")
+        out = call(layer.forward, x.copy(), what=f"Linear.forward on an input of shape {x.shape}")
+        expect_close(out, _linear_formula(x, W, b), f"Linear.forward output for x of shape {x.shape} (should be "
+                     "x·Wᵀ + b: the forward was right as given)")
+        dx = call(layer.backward, dout.copy(), what="Linear.backward")
+        about = f"for x of shape {x.shape} and W of shape {W.shape} (checked against numerical gradients of x·Wᵀ + b)"
+        expect_true(dx is not None, "Linear.backward returned None: it should return dx, shaped like x.")
+        expect_close(dx, _numeric(x, W, b, dout, "x", _linear_formula), f"Linear.backward: dx {about}",
+                     rtol=1e-4, atol=1e-6)
+        dW = _grad_attr(layer, "dW", W.shape)
+        num_W = _numeric(x, W, b, dout, "W", _linear_formula)
+        _graded(dW, num_W, f"Linear.backward: self.dW {about}",
+                mistakes.transposed(dW, num_W, mistakes.LINEAR_DW_TRANSPOSED),
+                shape_hint=f"dW must have the shape of W, (M, D) = {W.shape}.")
+        db = _grad_attr(layer, "db", b.shape)
+        expect_close(db, _numeric(x, W, b, dout, "b", _linear_formula), f"Linear.backward: self.db {about}",
+                     rtol=1e-4, atol=1e-6)

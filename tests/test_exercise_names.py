@@ -50,8 +50,10 @@ def test_names_are_section_headings():
         "test_sigmoid_gate": "Exercise 4 (2 points): sigmoid_gate",
         "test_swish_gate": "Exercise 5 (1 point): the planted bug in swish_gate"}
     assert names_for(REPO, "05_affine_layer") == {
-        "test_affine_forward": "Check: forward, shapes and parameters held by reference (2 points)",
-        "test_affine_backward": "Check: backward (2 points)"}
+        "test_vectorized_example": "Check: cs231n's example, q = Wx and f = sum of q² (2 points)",
+        "test_affine_forward": "Check: Affine forward, shapes and parameters held by reference (2 points)",
+        "test_affine_backward": "Check: Affine backward (2 points)",
+        "test_linear": "Check: the planted bug in Linear, found and fixed (2 points)"}
 
 
 def _cell(kind, source, **nbgrader):

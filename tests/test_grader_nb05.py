@@ -1,4 +1,5 @@
-"""Notebook 05: the hidden Affine checks pass correct styles and fail classic mistakes with a hint."""
+"""Notebook 05: the hidden checks (cs231n's example, Affine, the planted bug in Linear) pass correct styles and fail
+classic mistakes with a hint."""
 
 import numpy as np
 import pytest
@@ -312,3 +313,201 @@ class Float32Affine:
 @pytest.mark.parametrize("check", CHECKS, ids=lambda f: f.__name__)
 def test_a_correct_float32_affine_passes(check):
     check(Float32Affine)
+
+
+# --- exercise 1: cs231n's q = Wx, f = Σq² -------------------------------------------------------------------
+
+def vec_outer(W, x):
+    q = W @ x
+    return q, np.sum(q ** 2), np.outer(2 * q, x), W.T @ (2 * q)
+
+
+def vec_loops(W, x):
+    """Plain Python loops and lists, the way one writes it first on paper."""
+    m, d = len(W), len(x)
+    q = [sum(W[i][j] * x[j] for j in range(d)) for i in range(m)]
+    dW = [[2 * q[i] * x[j] for j in range(d)] for i in range(m)]
+    dx = [sum(2 * q[i] * W[i][j] for i in range(m)) for j in range(d)]
+    return q, sum(v * v for v in q), dW, dx
+
+
+def vec_einsum_row(W, x):
+    """dq on the left of W, broadcasting for the outer product, einsum for q."""
+    q = np.einsum("ij,j->i", W, x)
+    dq = 2 * q
+    return q, float(q @ q), dq[:, None] * x[None, :], dq @ W
+
+
+def vec_float32(W, x):
+    W, x = W.astype(np.float32), x.astype(np.float32)
+    q = W @ x
+    return q, np.sum(q * q), np.outer(2 * q, x), W.T @ (2 * q)
+
+
+VEC_CORRECT = [vec_outer, vec_loops, vec_einsum_row, vec_float32]
+
+
+def vec_dW_transposed(W, x):
+    q = W @ x
+    return q, np.sum(q ** 2), np.outer(x, 2 * q), W.T @ (2 * q)
+
+
+def vec_no_two(W, x):
+    q = W @ x
+    return q, np.sum(q ** 2), np.outer(q, x), W.T @ q
+
+
+def vec_dx_not_transposed(W, x):
+    q = W @ x
+    return q, np.sum(q ** 2), np.outer(2 * q, x), W @ (2 * q)
+
+
+def vec_seed_numbers(W, x):
+    """The seed's answers typed in: right for the seed's W and x only."""
+    return (np.array([0.22, 0.26]), 0.116, np.array([[0.088, 0.176], [0.104, 0.208]]),
+            np.array([-0.112, 0.636]))
+
+
+def vec_three_values(W, x):
+    q = W @ x
+    return q, np.outer(2 * q, x), W.T @ (2 * q)
+
+
+def vec_not_done(W, x):
+    raise NotImplementedError()
+
+
+VEC_WRONG = [
+    (vec_dW_transposed, ["dW, that is ∂f/∂W", "is transposed", "square W"]),
+    (vec_no_two, ["dW, that is ∂f/∂W", "factor 2 is missing"]),
+    (vec_dx_not_transposed, ["dx, that is ∂f/∂x", "the wrong way round"]),
+    (vec_seed_numbers, ["W of shape (3, 3)", "q (should be W·x) has shape (2,), expected (3,)"]),
+    (vec_three_values, ["should return (q, f, dW, dx)", "of length 3"]),
+    (vec_not_done, ["not implemented yet"]),
+]
+
+
+@pytest.mark.parametrize("impl", VEC_CORRECT, ids=lambda f: f.__name__)
+def test_vectorized_example_correct_styles_pass(impl):
+    nb05.check_vectorized_example(impl)
+
+
+@pytest.mark.parametrize("impl, words", VEC_WRONG, ids=[w[0].__name__ for w in VEC_WRONG])
+def test_vectorized_example_mistakes_fail_with_a_hint(impl, words):
+    with pytest.raises(Failure) as info:
+        nb05.check_vectorized_example(impl)
+    for word in words:
+        assert word in str(info.value), f"{word!r} missing from: {info.value}"
+
+
+# --- exercise 4: the planted bug in Linear --------------------------------------------------------------------
+
+def _cell_source(kind: str, grade_id: str) -> str:
+    import nbformat
+    from conftest import REPO
+
+    path = REPO / kind / "05_affine_layer" / "05_affine_layer.ipynb"
+    (source,) = [c.source for c in nbformat.read(path, as_version=4).cells
+                 if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id]
+    return source
+
+
+def _cell_class(kind: str, grade_id: str, name: str):
+    """The class a cell of solutions/ or course/ defines, executed on its own."""
+    source = _cell_source(kind, grade_id)
+    space = {"np": np, "__name__": __name__}  # the class belongs to this module, like the rest of the zoo
+    exec(source, space)
+    return space[name]
+
+
+LinearSolution = _cell_class("solutions", "linear", "Linear")
+LinearReleased = _cell_class("course", "linear", "Linear")  # the given code, bug included
+
+
+class LinearMatmul:
+    def __init__(self, W, b):
+        self.W, self.b = W, b
+
+    def forward(self, x):
+        self.x = x
+        return x @ self.W.T + self.b
+
+    def backward(self, dout):
+        self.dW = dout.T @ self.x
+        self.db = dout.sum(axis=0)
+        return dout @ self.W
+
+
+class LinearTransposeTwice(LinearMatmul):
+    """The given line kept and its result transposed: also right."""
+
+    def backward(self, dout):
+        dx = super().backward(dout)
+        self.dW = (self.x.T @ dout).T
+        return dx
+
+
+def test_the_released_linear_fails_with_the_hint_and_the_solution_passes():
+    with pytest.raises(Failure) as info:
+        nb05.check_linear(LinearReleased)
+    text = str(info.value)
+    assert "Linear.backward: self.dW for x of shape (4, 2) and W of shape (2, 2)" in text, text
+    assert "transpose of the right gradient" in text and "no shape error" in text, text
+    nb05.check_linear(LinearSolution)
+
+
+def test_the_release_gives_the_planted_line_in_place_of_the_fix():
+    released, solution = _cell_source("course", "linear"), _cell_source("solutions", "linear")
+    planted = 'self.dW = np.einsum("ni,nj->ji", dout, self.x)'
+    assert f"        {planted}\n" in released and "planted" not in released and "YOUR CODE" not in released
+    assert 'self.dW = np.einsum("ni,nj->ij", dout, self.x)' in solution
+    assert 'self.dW = np.einsum("ni,nj->ij", dout, self.x)' not in released
+
+
+@pytest.mark.parametrize("impl", [LinearMatmul, LinearTransposeTwice], ids=lambda c: c.__name__)
+def test_linear_correct_styles_pass(impl):
+    nb05.check_linear(impl)
+
+
+def test_linear_square_cases_come_first_and_a_non_square_one_catches_the_shape():
+    # The planted bug keeps W's shape on square W; on the non-square case the same line gives (D, M).
+    square = [shape[1] == m for shape, m in nb05._LINEAR_CASES]
+    assert square[0] and not all(square)
+
+    class OnlyNonSquareWrong(LinearMatmul):
+        def backward(self, dout):
+            dx = super().backward(dout)
+            if self.W.shape[0] != self.W.shape[1]:
+                self.dW = self.x.T @ dout
+            return dx
+
+    with pytest.raises(Failure) as info:
+        nb05.check_linear(OnlyNonSquareWrong)
+    assert "has shape (4, 3), expected (3, 4)" in str(info.value), str(info.value)
+
+
+def test_a_broken_given_forward_loses_the_exercise():
+    class ForwardWithoutBias(LinearMatmul):
+        def forward(self, x):
+            return super().forward(x) - self.b
+
+    with pytest.raises(Failure) as info:
+        nb05.check_linear(ForwardWithoutBias)
+    assert "Linear.forward output" in str(info.value)
+
+
+class LinearFloat32(LinearMatmul):
+    """Correct, computing in float32."""
+
+    def forward(self, x):
+        self.x = np.asarray(x, dtype=np.float32)
+        return self.x @ self.W.astype(np.float32).T + self.b.astype(np.float32)
+
+    def backward(self, dout):
+        dout = np.asarray(dout, dtype=np.float32)
+        self.dW, self.db = dout.T @ self.x, dout.sum(axis=0)
+        return dout @ self.W.astype(np.float32)
+
+
+def test_a_correct_float32_linear_passes():
+    nb05.check_linear(LinearFloat32)

@@ -67,8 +67,11 @@ CHECKS = [
     (z03, "Max", nb03.check_max_layer, "03_add_mul_nodes", "test_max_layer", "MaxLayer", {}),
     (z04, "Relu", nb04.check_relu, "04_activation_layers", "test_relu", "Relu", {}),
     (z04, "Sigmoid", nb04.check_sigmoid, "04_activation_layers", "test_sigmoid", "Sigmoid", z04._GRAPH),
+    (z05, "vec_", nb05.check_vectorized_example, "05_affine_layer", "test_vectorized_example", "vectorized_example",
+     {}),
     (z05, "", nb05.check_affine_forward, "05_affine_layer", "test_affine_forward", "Affine", {}),
     (z05, "", nb05.check_affine_backward, "05_affine_layer", "test_affine_backward", "Affine", {}),
+    (z05, "Linear", nb05.check_linear, "05_affine_layer", "test_linear", "Linear", {}),
     (z06, "softmax_", nb06.check_softmax, "06_softmax_with_loss", "test_softmax", "softmax", {}),
     (z06, "ce_", nb06.check_cross_entropy, "06_softmax_with_loss", "test_cross_entropy_error",
      "cross_entropy_error", {}),
@@ -147,7 +150,8 @@ def test_the_zoo_has_named_mistakes_in_every_layer_notebook():
     seen = {case.values[1] for case in CASES}
     assert {"test_backward", "test_numerical_diff", "test_chain_rule", "test_circuit", "test_sigmoid_gate",
             "test_swish_gate", "test_mul_layer", "test_add_layer", "test_max_layer", "test_relu", "test_sigmoid",
-            "test_affine_backward", "test_softmax", "test_cross_entropy_error", "test_softmax_with_loss",
+            "test_vectorized_example", "test_affine_backward", "test_linear", "test_softmax",
+            "test_cross_entropy_error", "test_softmax_with_loss",
             "test_gradient"} <= seen, sorted(seen)
     assert len(CASES) >= 40, len(CASES)
 
