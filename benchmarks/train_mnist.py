@@ -1,6 +1,7 @@
 """Train notebook 07's two-layer network on MNIST with the seed's schedule; report accuracy, time, memory.
 
-The schedule is the lecture's: 10,000 minibatch SGD steps, batch 100, learning rate 0.1, 50 hidden ReLU
+The schedule is that of the training script of Deep Learning from Scratch, ch. 5 (train_neuralnet.py, which
+the seed lecture notes walk through): 10,000 minibatch SGD steps, batch 100, learning rate 0.1, 50 hidden ReLU
 units, with train and test accuracy measured after every epoch (600 steps). The network is the notebook's
 Affine -> ReLU -> Affine -> Softmax-with-Loss, written out here once in float32 so nothing is copied or
 recomputed that the step does not need. The last line printed is always
@@ -80,7 +81,7 @@ def train(x_train, t_train, x_test, t_test, *, init="he", seed=0, iters=10_000, 
     rows = np.arange(batch)
     per_epoch = max(n // batch, 1)
     for i in range(iters):
-        idx = rng.integers(0, n, batch)  # drawn with replacement, as in the lecture's loop
+        idx = rng.integers(0, n, batch)  # drawn with replacement, as in the book's script
         np.take(x_train, idx, axis=0, out=xb)
         tb = t_train[idx]
         h = xb @ W1

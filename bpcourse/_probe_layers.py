@@ -228,9 +228,33 @@ def _net_hint(backprop, numeric, n, rtol, atol):
     return hint if hint in named.values() else ""
 
 
+def _net(cls, dtype=np.float64):
+    """TwoLayerNet(6, 5, 4) with its state built from the notebook's own layers when they can be found beside
+    the class (as the check cell builds it, so a slip in __init__ does not hide the gradient's hint), else by
+    the student's __init__."""
+    names = getattr(getattr(cls, "gradient", None), "__globals__", {})
+    layers = [names.get(n) for n in ("Affine", "Relu", "SoftmaxWithLoss")]
+    if not all(isinstance(c, type) for c in layers):
+        return cls(input_size=6, hidden_size=5, output_size=4, dtype=dtype)
+    from collections import OrderedDict
+
+    net = cls.__new__(cls)
+    try:
+        net.__init__(6, 5, 4, dtype=dtype)
+    except Exception:  # graded in its own cell; the state is set below
+        pass
+    affine, relu, last = layers
+    p = {"W1": np.zeros((6, 5), dtype), "b1": np.zeros(5, dtype), "W2": np.zeros((5, 4), dtype),
+         "b2": np.zeros(4, dtype)}
+    net.params, net.lastLayer = p, last()
+    net.layers = OrderedDict([("Affine1", affine(p["W1"], p["b1"])), ("Relu1", relu()),
+                              ("Affine2", affine(p["W2"], p["b2"]))])
+    return net
+
+
 def _two_layer_net(cls):
     g = np.random.default_rng(9)
-    net = cls(input_size=6, hidden_size=5, output_size=4)
+    net = _net(cls)
     for value in net.params.values():
         value[...] = 0.5 * g.standard_normal(np.shape(value))
     x, t = g.standard_normal((3, 6)), np.array([0, 3, 1])
@@ -238,10 +262,72 @@ def _two_layer_net(cls):
     hint = _net_hint(net.gradient(x, t), numeric, len(x), 1e-4, 1e-7)
     if hint is not None:
         return hint
-    net32 = cls(input_size=6, hidden_size=5, output_size=4, dtype=np.float32)
+    net32 = _net(cls, np.float32)
     for key, value in net.params.items():
         net32.params[key][...] = value
     return _net_hint(net32.gradient(x.astype(np.float32), t), numeric, len(x), 1e-2, 1e-3)
+
+
+class _StandIn:
+    """A network with a known gradient (1 + the minibatch's mean, everywhere) that remembers its minibatches."""
+
+    def __init__(self):
+        self.params = {"W1": np.zeros((2, 3)), "b1": np.zeros(3), "W2": np.zeros((3, 2)), "b2": np.zeros(2)}
+        self.batches = []
+        self.lastLayer = type("Loss", (), {"loss": None})()
+
+    def gradient(self, x, t):
+        self.batches.append((np.array(x, dtype=float), np.array(t)))
+        self.lastLayer.loss = float(np.mean(t))
+        return {key: np.full(p.shape, 1 + np.mean(x)) for key, p in self.params.items()}
+
+    def loss(self, x, t):
+        return float(np.mean(t))
+
+
+def _sgd_step(fn):
+    x, t = np.arange(40.0).reshape(20, 2), np.arange(20) % 4
+    net = _StandIn()
+    arrays = dict(net.params)
+    fn(net, x, t, 5, 0.1, np.random.default_rng(0))
+    if len(net.batches) != 1:
+        return None
+    xb, tb = net.batches[0]
+    if len(xb) == len(x):
+        return mistakes.SGD_WHOLE_SET
+    rows = (xb[:, 0] // 2).astype(int)
+    if not np.array_equal(t[rows], tb):
+        return mistakes.SGD_LABELS
+    if any(net.params[k] is not arrays[k] for k in arrays):
+        return mistakes.SGD_NOT_IN_PLACE
+    step = -0.1 * (1 + xb.mean())
+    got, named = np.asarray(net.params["W1"], dtype=float), mistakes.sgd_ratios(0.1)
+    if not np.allclose(got, step):
+        hint = mistakes.ratio(got, np.full((2, 3), step), named)
+        return hint if hint in named.values() else None
+    drawn = set()
+    for seed in range(20):
+        other = _StandIn()
+        fn(other, x, t, 5, 0.1, np.random.default_rng(seed))
+        drawn |= set((other.batches[0][0][:, 0] // 2).astype(int).tolist())
+    if len(drawn) <= 10:
+        return mistakes.SGD_NOT_RANDOM
+    twice = []
+    for _ in range(2):
+        other = _StandIn()
+        fn(other, x, t, 5, 0.1, np.random.default_rng(7))
+        twice.append(other.batches[0][1])
+    return None if np.array_equal(*twice) else mistakes.SGD_OWN_RNG
+
+
+def _safe_affine(cls):
+    W, b, x = np.ones((3, 2)), np.zeros(2), np.arange(6.0).reshape(2, 3)
+    layer = cls(W, b)
+    before = np.array(layer.forward(x), dtype=float)
+    W -= 0.5
+    b += 1.0
+    after = np.asarray(layer.forward(x), dtype=float)
+    return mistakes.SAFE_AFFINE_COPY if np.allclose(after, before) else None
 
 
 # exercise name (as the notebook's check cell passes it to explain) -> probe
@@ -258,4 +344,6 @@ PROBES = {
     "cross_entropy_error": _cross_entropy,
     "SoftmaxWithLoss": _softmax_with_loss,
     "TwoLayerNet": _two_layer_net,
+    "sgd_step": _sgd_step,
+    "SafeAffine": _safe_affine,
 }

@@ -314,3 +314,29 @@ def batch_ratios(n: int) -> dict:
 
 FIRST_LAYER_ONLY = ("W2 and b2 are right, so the start of the backward pass is fine, but what reaches Affine1 is "
                     "wrong: pass dout through every layer, Relu1 included, in reverse order.")
+
+
+# sgd_step, train and SafeAffine (notebook 07's training exercises and its planted bug)
+SGD_WHOLE_SET = ("it computed the gradient on the whole training set: step 1 is a random minibatch, e.g. "
+                 "batch = rng.choice(len(x), batch_size), then net.gradient(x[batch], t[batch]).")
+SGD_LABELS = ("the labels do not belong to the images: draw the indices once and use them for both, "
+              "x[batch] and t[batch].")
+SGD_NOT_RANDOM = ("the minibatch is not random: draw new indices at every step with the rng argument, e.g. "
+                  "rng.choice(len(x), batch_size).")
+SGD_OWN_RNG = ("draw the indices with the rng argument (rng.choice(len(x), batch_size)), not np.random: then "
+               "a seed repeats a whole training run.")
+SGD_NOT_IN_PLACE = ("net.params[key] now is a new array, but the layers still hold the old one, so the network "
+                    "never changes: update in place, net.params[key] -= learning_rate * grads[key].")
+
+
+def sgd_ratios(learning_rate: float) -> dict:
+    """Factors between a wrong parameter change of sgd_step and the right one, -learning_rate * grad."""
+    return {-1.0: "the parameters moved up the gradient: step against it, params -= learning_rate * grad.",
+            1 / learning_rate: f"the change is the whole gradient: multiply it by the learning rate "
+                               f"({learning_rate:g}).",
+            -1 / learning_rate: "the change is +grad: subtract learning_rate * grad instead."}
+
+
+SAFE_AFFINE_COPY = ("the layer still computes with the W and b it was given at the start: it holds copies, so an "
+                    "update of the network's parameters never reaches it (its gradient check passes all the "
+                    "same). Keep the arrays themselves: super().__init__(W, b), no .copy().")

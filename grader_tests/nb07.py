@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+from collections import OrderedDict
 
 import numpy as np
 
@@ -32,7 +33,8 @@ from bpcourse import mistakes
 from ._core import Failure, call, expect_close, expect_true, hidden_check, kind, num_vjp, rng
 from ._core import as_number as _scalar
 
-__all__ = ["check_two_layer_net", "check_two_layer_net_gradient"]
+__all__ = ["check_two_layer_net", "check_two_layer_net_gradient", "check_sgd_step", "check_train",
+           "check_safe_affine", "check_spiral"]
 
 KEYS = ("W1", "b1", "W2", "b2")
 LAYER_NAMES = ("Affine1", "Relu1", "Affine2")
@@ -374,6 +376,36 @@ def _compare_grads(grads, numeric: dict, call_name: str, context: str, n: int) -
     raise Failure(f"{first}\n{summary}\nHint: {hint}")
 
 
+def _known_good(cls, sizes, dtype, layer_classes):
+    """The student's class with a network state we trust (runs in the kernel): the student's ``__init__``
+    runs first, for any attribute of its own (if it raises or builds something wrong, that is graded in its
+    own cell); then params, layers and lastLayer are set afresh from the notebook's locked layers, the layers
+    holding the params themselves. So gradient() and numerical_gradient() are graded alone."""
+    Affine, Relu, SoftmaxWithLoss = layer_classes
+    d, h, k = sizes
+    net = cls.__new__(cls)
+    with contextlib.suppress(Exception):
+        cls.__init__(net, d, h, k, dtype=dtype)
+    params = {"W1": np.zeros((d, h), dtype), "b1": np.zeros(h, dtype), "W2": np.zeros((h, k), dtype),
+              "b2": np.zeros(k, dtype)}
+    layers = OrderedDict()
+    layers["Affine1"] = Affine(params["W1"], params["b1"])
+    layers["Relu1"] = Relu()
+    layers["Affine2"] = Affine(params["W2"], params["b2"])
+    net.params, net.layers, net.lastLayer = params, layers, SoftmaxWithLoss()
+    return net
+
+
+def _network(cls, sizes, layer_classes, dtype=np.float64):
+    """A network to grade the gradients on: a known-good state when the notebook's layers are given,
+    else the student's own constructor."""
+    __tracebackhide__ = True
+    if layer_classes is None:
+        return _new(cls, *sizes, dtype=dtype) if dtype != np.float64 else _new(cls, *sizes)
+    return call(_known_good, cls, sizes, dtype, layer_classes,
+                what=f"building TwoLayerNet{sizes} with the notebook's layers")
+
+
 def _check_backprop(net, gen, sizes, params: dict, dtype=np.float64) -> None:
     """gradient() on batches of 6 and 1, t as labels and as one-hot rows, input of the given dtype."""
     __tracebackhide__ = True
@@ -434,10 +466,10 @@ def _numerical_gradient_of_formula(net, x, t):
                     del net.loss
 
 
-def _check_numerical_gradient(cls, gen) -> None:
+def _check_numerical_gradient(cls, gen, layer_classes=None) -> None:
     __tracebackhide__ = True
     sizes = (3, 4, 2)
-    net = _new(cls, *sizes)
+    net = _network(cls, sizes, layer_classes)
     params = _set_params(net, _params(net, sizes), gen)
     x = _away_from_kinks(gen, params, 3, sizes[0])
     t = gen.integers(0, sizes[2], 3)
@@ -470,7 +502,7 @@ def _descend(params, grads: dict) -> None:
         params[key] -= LR * np.reshape(grads[key], params[key].shape)
 
 
-def _check_learns(cls) -> None:
+def _check_learns(cls, layer_classes=None) -> None:
     """Full-batch gradient descent on seeded spirals, with the student's gradient(), must fit them.
 
     Loss and accuracy before and after are the notebook's formulas on the parameters (the ones written,
@@ -481,7 +513,7 @@ def _check_learns(cls) -> None:
 
     x, t = spiral(points_per_class=60, classes=3, noise=0.1, seed=7)
     sizes = (2, 50, 3)
-    net = _new(cls, *sizes)
+    net = _network(cls, sizes, layer_classes)
     start = _set_params(net, _params(net, sizes), rng("nb07.learns"), scale=(1.0, 0.0, np.sqrt(2 / 50), 0.0))
     for _ in range(STEPS):
         grads = _as_grads(call(net.gradient, x, t, what="net.gradient(x, t)"), "net.gradient(x, t)")
@@ -498,18 +530,290 @@ def _check_learns(cls) -> None:
 
 
 @hidden_check
-def check_two_layer_net_gradient(TwoLayerNet) -> None:
+def check_two_layer_net_gradient(TwoLayerNet, Affine=None, Relu=None, SoftmaxWithLoss=None) -> None:
     """gradient() (float64 and float32) and numerical_gradient() against our central differences of the
-    notebook's loss formula on the parameters the check wrote; training with gradient() learns."""
+    notebook's loss formula on the parameters the check wrote; training with gradient() learns.
+
+    With the notebook's locked layers given, every network here is a known-good state built from them
+    (:func:`_known_good`), so a broken ``__init__`` costs only its own cell."""
     __tracebackhide__ = True
+    layer_classes = None if Affine is None else (Affine, Relu, SoftmaxWithLoss)
     gen = rng("nb07.gradient")
     sizes = (4, 5, 3)  # all different, so a layer walked in the wrong direction shows as a shape error
-    net = _new(TwoLayerNet, *sizes)
+    net = _network(TwoLayerNet, sizes, layer_classes)
     params = _set_params(net, _params(net, sizes), gen)
     _check_backprop(net, gen, sizes, params)
-    _check_numerical_gradient(TwoLayerNet, gen)
-    _check_learns(TwoLayerNet)
+    _check_numerical_gradient(TwoLayerNet, gen, layer_classes)
+    _check_learns(TwoLayerNet, layer_classes)
     # Notebook 07 trains in float32: the same gradients, to float32 precision.
-    net = _new(TwoLayerNet, *sizes, dtype=np.float32)
+    net = _network(TwoLayerNet, sizes, layer_classes, dtype=np.float32)
     params = _set_params(net, _params(net, sizes), gen)
     _check_backprop(net, gen, sizes, params, dtype=np.float32)
+
+
+# --------------------------------------------------------------------------- the training step and loop
+#
+# sgd_step and train are graded on stand-ins the grader builds, not on the student's TwoLayerNet: a network
+# whose gradient is a known function of the batch it is given (and which records that batch), and a step
+# function that records how it was called. So a slip in TwoLayerNet costs nothing here, and these checks
+# need no reference solution: what the step should do to the stand-in's arrays is the update rule itself.
+
+class _StandInNet:
+    """params, and a gradient() that records its batch and returns a known function of it."""
+
+    def __init__(self, d: int, seed: int):
+        g = np.random.default_rng(seed)
+        self.params = {"W1": g.standard_normal((d, 3)), "b1": g.standard_normal(3),
+                       "W2": g.standard_normal((3, 2)), "b2": g.standard_normal(2)}
+        self.lastLayer = type("Loss", (), {"loss": None})()
+        self.batches = []
+
+    def gradient(self, x, t):
+        x, t = np.array(x, dtype=np.float64), np.array(t)
+        self.batches.append((x, t))
+        self.lastLayer.loss = _stand_in_loss(x, t)
+        return _stand_in_grads({k: v.shape for k, v in self.params.items()}, x)
+
+    def loss(self, x, t):
+        return _stand_in_loss(np.asarray(x, dtype=np.float64), np.asarray(t))
+
+    def accuracy(self, x, t):
+        return 0.5
+
+
+def _stand_in_loss(x, t) -> float:
+    return float(np.mean(x[:, 0]) + np.mean(t))
+
+
+def _stand_in_grads(shapes: dict, x) -> dict:
+    """A gradient per parameter that depends on the batch (so a wrong batch shows in the update)."""
+    scale = 1.0 + float(np.mean(x))
+    return {k: scale * np.cos(np.arange(int(np.prod(s)), dtype=np.float64) + i).reshape(s)
+            for i, (k, s) in enumerate(shapes.items())}
+
+
+def _stand_in_state(net) -> dict:
+    """What the stand-in saw and holds now (runs in the kernel): its batches, params and their identities."""
+    return {"batches": list(net.batches), "params": {k: np.array(v) for k, v in net.params.items()},
+            "ids": {k: id(v) for k, v in net.params.items()}}
+
+
+def _fresh_rng(seed: int):
+    return np.random.default_rng(seed)
+
+
+def _rows(batch_x, x) -> list:
+    """For each row of batch_x, the index of the equal row of x (or -1)."""
+    return [int(np.flatnonzero(np.all(x == row, axis=1))[0]) if np.any(np.all(x == row, axis=1)) else -1
+            for row in batch_x]
+
+
+def _one_step(step, x, t, batch_size: int, lr: float, seed: int):
+    """sgd_step on a fresh stand-in: (state before, returned value, state after)."""
+    __tracebackhide__ = True
+    net = call(_StandInNet, x.shape[1], seed, what="building a stand-in network")
+    before = call(_stand_in_state, net, what="reading the stand-in network")
+    student_rng = call(_fresh_rng, seed, what="np.random.default_rng(seed)")
+    out = call(step, net, x.copy(), t.copy(), batch_size, lr, student_rng,
+               what=f"sgd_step(net, x, t, batch_size={batch_size}, learning_rate={lr}, rng)")
+    after = call(_stand_in_state, net, what="reading the stand-in network")
+    return before, out, after
+
+
+@hidden_check
+def check_sgd_step(sgd_step) -> None:
+    """One step of minibatch SGD on a stand-in network: a random minibatch of the right size with matching
+    labels, one gradient() on it, every parameter moved by -learning_rate * grad in place, the minibatch's
+    loss returned; the minibatch drawn with the rng given."""
+    __tracebackhide__ = True
+    gen = rng("nb07.sgd_step")
+    n, d, batch_size, lr = 40, 3, 8, 0.1
+    x, t = gen.standard_normal((n, d)), gen.integers(0, 5, n)
+    before, out, after = _one_step(sgd_step, x, t, batch_size, lr, 11)
+    batches = after["batches"]
+    expect_true(len(batches) == 1, f"sgd_step should call net.gradient once per step, with the minibatch; it "
+                                   f"called it {len(batches)} times.")
+    bx, bt = batches[0]
+    if np.shape(bx)[0] == n and n != batch_size:
+        raise Failure(f"sgd_step passed all {n} samples to net.gradient, expected a minibatch of {batch_size}."
+                      f"\nHint: {mistakes.SGD_WHOLE_SET}")
+    expect_true(np.shape(bx) == (batch_size, d) and np.shape(bt) == (batch_size,),
+                f"sgd_step(..., batch_size={batch_size}, ...) should pass net.gradient a minibatch x of shape "
+                f"{(batch_size, d)} and t of shape {(batch_size,)}; got {np.shape(bx)} and {np.shape(bt)}.")
+    rows = _rows(bx, x)
+    expect_true(min(rows) >= 0, "sgd_step passed net.gradient rows that are not rows of the training set x "
+                                "(take x[batch] for an array of indices batch).")
+    expect_true(np.array_equal(t[rows], bt), f"sgd_step passed net.gradient labels {bt.tolist()}, but the images "
+                                             f"it passed have labels {t[rows].tolist()}.\nHint: {mistakes.SGD_LABELS}")
+    replaced = [k for k in KEYS if before["ids"][k] != after["ids"][k]]
+    expect_true(not replaced, f"sgd_step replaced net.params {replaced} by new arrays.\n"
+                              f"Hint: {mistakes.SGD_NOT_IN_PLACE}")
+    grads = _stand_in_grads({k: v.shape for k, v in before["params"].items()}, bx)
+    for k in KEYS:
+        change = np.asarray(after["params"][k]) - before["params"][k]
+        expect_close(change, -lr * grads[k], f"the change of net.params['{k}'] after sgd_step (learning rate {lr})",
+                     rtol=1e-6, atol=1e-9, hints=mistakes.sgd_ratios(lr))
+    expect_true(out is not None, "sgd_step returned None: it should return the loss of its minibatch "
+                                 "(net.lastLayer.loss after net.gradient).")
+    loss = _scalar(out, "the value sgd_step returns")
+    expect_true(np.isclose(loss, _stand_in_loss(bx, bt)),
+                f"sgd_step should return the loss of its minibatch, {_stand_in_loss(bx, bt):.6g} (net.lastLayer.loss "
+                f"after net.gradient, or net.loss(x[batch], t[batch])); got {loss:.6g}.")
+    # Randomness: many steps with one rng cover the training set, and the same seed repeats the minibatches.
+    net = call(_StandInNet, d, 12, what="building a stand-in network")
+    student_rng = call(_fresh_rng, 12, what="np.random.default_rng(seed)")
+    small = 5
+    for _ in range(30):
+        call(sgd_step, net, x.copy(), t.copy(), small, lr, student_rng,
+             what=f"sgd_step(net, x, t, batch_size={small}, learning_rate={lr}, rng), 30 times with one rng")
+    seen = [_rows(b[0], x) for b in call(_stand_in_state, net, what="reading the stand-in network")["batches"]]
+    covered = len({i for batch in seen for i in batch})
+    expect_true(len(seen) == 30 and len({tuple(b) for b in seen}) > 1 and covered >= n // 2,
+                f"30 calls of sgd_step with batch_size={small} on {n} samples used only {covered} different samples"
+                f" (the minibatches were {seen[:3]}, ...).\nHint: {mistakes.SGD_NOT_RANDOM}")
+    again = _one_step(sgd_step, x, t, batch_size, lr, 11)[2]["batches"]
+    expect_true(len(again) == 1 and np.array_equal(again[0][0], bx),
+                f"two calls of sgd_step with rng = np.random.default_rng(11) drew different minibatches.\n"
+                f"Hint: {mistakes.SGD_OWN_RNG}")
+
+
+class _RecordingStep:
+    """A step function for grading train alone: records how it is called and returns known losses."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, net, x, t, batch_size, learning_rate, rng):
+        net.steps = getattr(net, "steps", 0) + 1
+        self.calls.append({"net": id(net), "x": id(x), "t": id(t), "batch_size": batch_size,
+                           "learning_rate": learning_rate, "rng": type(rng).__name__, "rng_id": id(rng),
+                           "draw": int(rng.integers(1 << 30)) if hasattr(rng, "integers") else None})
+        return 1.0 / (len(self.calls) + 1)
+
+
+class _CountingNet:
+    """A stand-in whose accuracy tells how many steps it had when asked."""
+
+    def __init__(self):
+        self.steps = 0
+        self.params = {}
+
+    def accuracy(self, x, t):
+        return self.steps / 1000
+
+
+def _run_train(train, n, iters, batch_size, lr, seed, every):
+    """train(net, x, t, ...) with a stand-in net and a recording step (runs in the kernel)."""
+    net, step = _CountingNet(), _RecordingStep()
+    x, t = np.zeros((n, 2)), np.zeros(n, dtype=np.int64)
+    kwargs = {"seed": seed, "step": step} if every is None else {"seed": seed, "every": every, "step": step}
+    history = train(net, x, t, iters, batch_size, lr, **kwargs)
+    history = dict(history) if hasattr(history, "keys") else history
+    same = {"net": id(net), "x": id(x), "t": id(t)}
+    return history, [{**c, **{k: c[k] == v for k, v in same.items()}} for c in step.calls]
+
+
+@hidden_check
+def check_train(train) -> None:
+    """The loop: iters calls of the step with (net, x, t, batch_size, learning_rate, rng), one rng from the
+    seed for the whole run; history['loss'] the values the steps returned; history['step'] and
+    history['accuracy'] every `every` steps (default: one epoch, len(x) // batch_size)."""
+    __tracebackhide__ = True
+    for n, iters, batch_size, lr, seed, every in ((20, 12, 4, 0.5, 3, None), (20, 10, 5, 1.0, 3, 3)):
+        shown = f"train(net, x, t, iters={iters}, batch_size={batch_size}, learning_rate={lr}, seed={seed}" + \
+            ("" if every is None else f", every={every}") + ", step=...)"
+        history, calls = call(_run_train, train, n, iters, batch_size, lr, seed, every, what=shown)
+        expect_true(isinstance(history, dict) and all(k in history for k in ("loss", "step", "accuracy")),
+                    f"{shown} should return a dict with the lists 'loss', 'step' and 'accuracy'; got "
+                    + (f"keys {sorted(map(str, history))}." if isinstance(history, dict) else f"{kind(history)}."))
+        expect_true(len(calls) == iters, f"{shown} called step {len(calls)} times, expected {iters} (one call "
+                                         "per iteration).")
+        for i, c in enumerate(calls):
+            wrong = [k for k in ("net", "x", "t") if not c[k]]
+            expect_true(not wrong, f"{shown}: step call {i} did not get the network, x and t given to train "
+                                   f"(different: {wrong}).")
+            expect_true(c["batch_size"] == batch_size and c["learning_rate"] == lr,
+                        f"{shown}: step call {i} got batch_size={c['batch_size']!r}, learning_rate="
+                        f"{c['learning_rate']!r}; expected {batch_size} and {lr}.")
+            expect_true(c["rng"] == "Generator" and c["rng_id"] == calls[0]["rng_id"],
+                        f"{shown}: step call {i} got a {c['rng']} as rng; expected the same "
+                        "np.random.default_rng(seed) for the whole run (make it once, before the loop).")
+        expected_draws = [int(d) for d in np.random.default_rng(seed).integers(1 << 30, size=iters)]
+        expect_true([c["draw"] for c in calls] == expected_draws,
+                    f"{shown}: the rng given to step is not np.random.default_rng({seed}) (fresh, used only by "
+                    "step), so the seed does not repeat the run.")
+        expect_close(history["loss"], [1.0 / (i + 2) for i in range(iters)],
+                     f"{shown}: history['loss'] (the values step returned, in order)", rtol=1e-12, atol=0,
+                     shape_hint="one loss per iteration: history['loss'].append(step(...)).")
+        period = every or max(n // batch_size, 1)
+        marks = list(range(period, iters + 1, period))
+        expect_true(list(history["step"]) == marks,
+                    f"{shown}: history['step'] should be {marks} (after every {period} steps"
+                    + (", one epoch: len(x) // batch_size" if every is None else "") + f"); got {history['step']}.")
+        got = history["accuracy"]
+        if mistakes_match(got, [(m - 1) / 1000 for m in marks]) and marks:
+            raise Failure(f"{shown}: history['accuracy'] was measured just before steps {marks}, not right after "
+                          "them.\nHint: call step first, then (every `every` steps) net.accuracy(x, t).")
+        expect_close(got, [m / 1000 for m in marks],
+                     f"{shown}: history['accuracy'] (net.accuracy(x, t) right after each of steps {marks})",
+                     rtol=1e-12, atol=0)
+
+
+# --------------------------------------------------------------------------- the planted bug: SafeAffine
+
+@hidden_check
+def check_safe_affine(SafeAffine) -> None:
+    """SafeAffine(W, b) computes x W + b with the caller's W and b as they are NOW (an update in place
+    reaches it), and its backward is an Affine's: dx, dW, db against central differences of x W + b."""
+    __tracebackhide__ = True
+    gen = rng("nb07.safe_affine")
+    W, b, x = gen.standard_normal((4, 3)), gen.standard_normal(3), gen.standard_normal((5, 4))
+    layer = call(SafeAffine, W, b, what="SafeAffine(W, b)")
+    out = call(layer.forward, x.copy(), what="SafeAffine(W, b).forward(x)")
+    expect_close(out, x @ W + b, "SafeAffine(W, b).forward(x) (expected x @ W + b)", rtol=1e-6, atol=1e-9)
+    old = x @ W + b
+    W -= 0.5 * gen.standard_normal(W.shape)  # a training step, in place, on the arrays the layer was given
+    b -= 0.5 * gen.standard_normal(b.shape)
+    out = call(layer.forward, x.copy(), what="SafeAffine(W, b).forward(x) after W -= ... and b -= ... in place")
+    if mistakes_match(out, old):
+        raise Failure("after W and b were changed in place (as a training step does), SafeAffine.forward(x) "
+                      f"still returns x @ W_old + b_old.\nHint: {mistakes.SAFE_AFFINE_COPY}")
+    expect_close(out, x @ W + b, "SafeAffine.forward(x) after W and b were changed in place (expected x @ W + b "
+                 "with the new W and b)", rtol=1e-6, atol=1e-9, shape_hint="")
+    dout = gen.standard_normal(old.shape)
+    dx = call(layer.backward, dout.copy(), what="SafeAffine.backward(dout)")
+    dW, db = call(lambda: (layer.dW, layer.db), what="reading SafeAffine's dW and db")
+    for name, got, f, at in (("dx", dx, lambda z: z @ W + b, x), ("dW", dW, lambda z: x @ z + b, W),
+                             ("db", db, lambda z: x @ W + z, b)):
+        expect_close(got, num_vjp(f, at, dout), f"SafeAffine.backward: {name} (checked against numerical "
+                     "gradients of x @ W + b)", rtol=1e-5, atol=1e-7)
+
+
+def mistakes_match(a, b) -> bool:
+    try:
+        return np.shape(a) == np.shape(b) and bool(np.allclose(np.asarray(a, dtype=np.float64), b))
+    except (TypeError, ValueError):
+        return False
+
+
+# --------------------------------------------------------------------------- the spiral target
+
+SPIRAL_TARGET = 0.95
+
+
+@hidden_check
+def check_spiral(spiral_net) -> None:
+    """The trained spiral network: hidden size 100, and a training accuracy of at least 0.95 on the seed's
+    spirals (spiral(seed=0)), judged by the formula relu(x W1 + b1) W2 + b2 on the parameters it holds."""
+    __tracebackhide__ = True
+    from bpcourse.data import spiral
+
+    x, t = spiral(points_per_class=100, dimensions=2, classes=3, seed=0)
+    params = _params(spiral_net, (2, 100, 3))
+    with np.errstate(all="ignore"):
+        acc = float(np.mean(_scores(params, x).argmax(axis=1) == t))
+    expect_true(acc >= SPIRAL_TARGET,
+                f"spiral_net's training accuracy on the 300 spiral points is {acc:.3f} (the argmax of relu(x W1 + "
+                f"b1) W2 + b2 with its params); the target is {SPIRAL_TARGET}. Train for more iterations (the "
+                "lecture's code takes 10,000 full-batch steps of size 1.0), or check that train() updates the "
+                "network.")

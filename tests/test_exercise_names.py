@@ -54,6 +54,10 @@ def test_names_are_section_headings():
         "test_affine_forward": "Check: Affine forward, shapes and parameters held by reference (2 points)",
         "test_affine_backward": "Check: Affine backward (2 points)",
         "test_linear": "Check: the planted bug in Linear, found and fixed (2 points)"}
+    assert names_for(REPO, "07_two_layer_net") == {
+        "test_two_layer_net": "Exercise · TwoLayerNet", "test_gradient": "2. Gradient check",
+        "test_sgd_step": "Exercise · sgd_step", "test_train": "Exercise · train",
+        "test_safe_affine": "Exercise · fix SafeAffine", "test_spiral": "Exercise · the spiral target"}
 
 
 def _cell(kind, source, **nbgrader):

@@ -22,17 +22,40 @@ def _cells() -> dict:
     return {c.metadata["nbgrader"]["grade_id"]: c.source for c in nb.cells if "nbgrader" in c.metadata}
 
 
+def _solution(source: str) -> str:
+    return "\n".join(line for line in source.splitlines() if "### " not in line and "# planted:" not in line)
+
+
+def _planted(source: str) -> str:
+    """The code as released: each '# planted:' line in place of the solution region it opens."""
+    out, skip = [], False
+    for line in source.splitlines():
+        if "### BEGIN SOLUTION" in line:
+            skip = True
+        elif "### END SOLUTION" in line:
+            skip = False
+        elif line.strip().startswith("# planted:"):
+            out.append(line.replace("# planted: ", "", 1))
+        elif not skip:
+            out.append(line)
+    return "\n".join(out)
+
+
 def _notebook_namespace() -> dict:
     cells = _cells()
     ns = {"np": np, "OrderedDict": OrderedDict}
     exec(cells["given_layers"], ns)
-    solution = "\n".join(line for line in cells["two_layer_net"].splitlines() if "### " not in line)
-    exec(solution, ns)
+    for name in ("two_layer_net", "sgd_step", "train", "safe_affine", "train_spiral"):
+        exec(_solution(cells[name]), ns)
+    planted = {"Affine": ns["Affine"]}
+    exec(_planted(cells["safe_affine"]), planted)
+    ns["PlantedSafeAffine"] = planted["SafeAffine"]
     return ns
 
 
 NS = _notebook_namespace()
 Affine, Relu, SoftmaxWithLoss = NS["Affine"], NS["Relu"], NS["SoftmaxWithLoss"]
+LAYERS = (Affine, Relu, SoftmaxWithLoss)
 SolutionNet = NS["TwoLayerNet"]
 
 
@@ -108,6 +131,7 @@ class BiasRowNet(SolutionNet):
 def test_correct_networks_pass(cls):
     nb07.check_two_layer_net(cls)
     nb07.check_two_layer_net_gradient(cls)
+    nb07.check_two_layer_net_gradient(cls, *LAYERS)  # as the notebook calls it: on a known-good state
 
 
 # --------------------------------------------------------------------------- wrong gradients
@@ -186,10 +210,11 @@ class StubNet(SolutionNet):
     (NoRestoreNet, ["numerical_gradient", "restore"]),
     (StubNet, ["not implemented yet"]),
 ])
-def test_wrong_gradients_fail_with_a_useful_message(cls, words):
+@pytest.mark.parametrize("layers", [(), LAYERS], ids=["own-init", "known-good"])
+def test_wrong_gradients_fail_with_a_useful_message(cls, words, layers):
     nb07.check_two_layer_net(cls)  # the rest of the class is right
     with pytest.raises(Failure) as info:
-        nb07.check_two_layer_net_gradient(cls)
+        nb07.check_two_layer_net_gradient(cls, *layers)
     for word in words:
         assert word in str(info.value), f"{word!r} not in:\n{info.value}"
 
@@ -428,3 +453,302 @@ def test_the_float32_gradient_is_checked():
     with pytest.raises(Failure) as info:
         nb07.check_two_layer_net_gradient(Float32GradientLostNet)
     assert "float32" in str(info.value) and "Wrong: W1, b1" in str(info.value), str(info.value)
+
+
+# --------------------------------------------------------------------------- one mistake costs one exercise
+
+class RaisingInitNet(SolutionNet):
+    def __init__(self, *args, **kwargs):
+        raise NotImplementedError("TwoLayerNet.__init__ is not written yet")
+
+
+class ZeroInitNet(SolutionNet):
+    """__init__ forgets the random weights: every parameter starts at zero."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for p in self.params.values():
+            p[...] = 0
+
+
+@pytest.mark.parametrize("cls", [CopiedParamsNet, RenamedLayersNet, NoHeNet, Float64OnlyNet, TransposedNet,
+                                 RaisingInitNet, ZeroInitNet])
+def test_a_broken_init_costs_only_its_own_cell(cls):
+    with pytest.raises(Failure):
+        nb07.check_two_layer_net(cls)
+    nb07.check_two_layer_net_gradient(cls, *LAYERS)
+
+
+def test_without_the_layers_a_broken_init_still_shows_in_the_gradient_check():
+    # The known-good state is what keeps CopiedParamsNet's gradient() at full marks: without it, it fails.
+    with pytest.raises(Failure, match="Relu1"):
+        nb07.check_two_layer_net_gradient(CopiedParamsNet)
+
+
+# --------------------------------------------------------------------------- sgd_step
+
+sgd_step, train = NS["sgd_step"], NS["train"]
+
+
+def step_integers(net, x, t, batch_size, learning_rate, rng):
+    """Correct: integers() for the indices, the loss by net.loss before the update, keys listed."""
+    idx = rng.integers(0, len(x), size=batch_size)
+    xb, tb = x[idx], t[idx]
+    loss = net.loss(xb, tb)
+    grads = net.gradient(xb, tb)
+    for key in ("W1", "b1", "W2", "b2"):
+        np.subtract(net.params[key], learning_rate * grads[key], out=net.params[key])
+    return loss
+
+
+def step_permutation(net, x, t, batch_size, learning_rate, rng):
+    """Correct: a permutation's first indices (without replacement), items() and -=."""
+    idx = rng.permutation(len(x))[:batch_size]
+    grads = net.gradient(x[idx], t[idx])
+    for key, value in net.params.items():
+        value -= learning_rate * grads[key]
+    return net.lastLayer.loss
+
+
+@pytest.mark.parametrize("fn", [sgd_step, step_integers, step_permutation])
+def test_correct_steps_pass(fn):
+    nb07.check_sgd_step(fn)
+
+
+def step_whole_set(net, x, t, batch_size, learning_rate, rng):
+    grads = net.gradient(x, t)
+    for key in net.params:
+        net.params[key] -= learning_rate * grads[key]
+    return net.lastLayer.loss
+
+
+def step_two_draws(net, x, t, batch_size, learning_rate, rng):
+    grads = net.gradient(x[rng.choice(len(x), batch_size)], t[rng.choice(len(x), batch_size)])
+    for key in net.params:
+        net.params[key] -= learning_rate * grads[key]
+    return net.lastLayer.loss
+
+
+def step_first_rows(net, x, t, batch_size, learning_rate, rng):
+    grads = net.gradient(x[:batch_size], t[:batch_size])
+    for key in net.params:
+        net.params[key] -= learning_rate * grads[key]
+    return net.lastLayer.loss
+
+
+def step_global_random(net, x, t, batch_size, learning_rate, rng):
+    batch = np.random.choice(len(x), batch_size)
+    grads = net.gradient(x[batch], t[batch])
+    for key in net.params:
+        net.params[key] -= learning_rate * grads[key]
+    return net.lastLayer.loss
+
+
+def step_new_arrays(net, x, t, batch_size, learning_rate, rng):
+    batch = rng.choice(len(x), batch_size)
+    grads = net.gradient(x[batch], t[batch])
+    for key in net.params:
+        net.params[key] = net.params[key] - learning_rate * grads[key]
+    return net.lastLayer.loss
+
+
+def step_uphill(net, x, t, batch_size, learning_rate, rng):
+    batch = rng.choice(len(x), batch_size)
+    grads = net.gradient(x[batch], t[batch])
+    for key in net.params:
+        net.params[key] += learning_rate * grads[key]
+    return net.lastLayer.loss
+
+
+def step_no_rate(net, x, t, batch_size, learning_rate, rng):
+    batch = rng.choice(len(x), batch_size)
+    grads = net.gradient(x[batch], t[batch])
+    for key in net.params:
+        net.params[key] -= grads[key]
+    return net.lastLayer.loss
+
+
+def step_no_return(net, x, t, batch_size, learning_rate, rng):
+    batch = rng.choice(len(x), batch_size)
+    grads = net.gradient(x[batch], t[batch])
+    for key in net.params:
+        net.params[key] -= learning_rate * grads[key]
+
+
+def step_stub(net, x, t, batch_size, learning_rate, rng):
+    raise NotImplementedError("sgd_step is not written yet: replace this line with your code")
+
+
+WRONG_STEPS = [
+    (step_whole_set, ["all 40 samples", "minibatch"]),
+    (step_two_draws, ["labels", "x[batch] and t[batch]"]),
+    (step_first_rows, ["only 5 different samples", "not random"]),
+    (step_global_random, ["different minibatches", "not np.random"]),
+    (step_new_arrays, ["new arrays", "in place"]),
+    (step_uphill, ["params['W1']", "against it"]),
+    (step_no_rate, ["whole gradient", "learning rate (0.1)"]),
+    (step_no_return, ["returned None", "loss of its minibatch"]),
+    (step_stub, ["not implemented yet"]),
+]
+
+
+@pytest.mark.parametrize("fn, words", WRONG_STEPS)
+def test_wrong_steps_fail_with_a_useful_message(fn, words):
+    with pytest.raises(Failure) as info:
+        nb07.check_sgd_step(fn)
+    for word in words:
+        assert word in str(info.value), f"{word!r} not in:\n{info.value}"
+
+
+# --------------------------------------------------------------------------- train
+
+def train_while(net, x, t, iters, batch_size, learning_rate, seed=0, every=None, step=sgd_step):
+    """Correct: a while loop, the epoch from integer division, the history built at the end."""
+    generator, i, losses, steps, accs = np.random.default_rng(seed), 0, [], [], []
+    period = len(x) // batch_size if every is None else every
+    period = max(period, 1)
+    while i < iters:
+        losses.append(step(net, x, t, batch_size, learning_rate, generator))
+        i += 1
+        if i % period == 0:
+            steps.append(i)
+            accs.append(net.accuracy(x, t))
+    return dict(loss=losses, step=steps, accuracy=accs)
+
+
+def train_seed_each_step(net, x, t, iters, batch_size, learning_rate, seed=0, every=None, step=sgd_step):
+    every = every or max(len(x) // batch_size, 1)
+    history = {"loss": [], "step": [], "accuracy": []}
+    for i in range(iters):
+        history["loss"].append(step(net, x, t, batch_size, learning_rate, np.random.default_rng(seed)))
+        if (i + 1) % every == 0:
+            history["step"].append(i + 1)
+            history["accuracy"].append(net.accuracy(x, t))
+    return history
+
+
+def train_measures_before(net, x, t, iters, batch_size, learning_rate, seed=0, every=None, step=sgd_step):
+    rng = np.random.default_rng(seed)
+    every = every or max(len(x) // batch_size, 1)
+    history = {"loss": [], "step": [], "accuracy": []}
+    for i in range(iters):
+        if (i + 1) % every == 0:
+            history["step"].append(i + 1)
+            history["accuracy"].append(net.accuracy(x, t))
+        history["loss"].append(step(net, x, t, batch_size, learning_rate, rng))
+    return history
+
+
+def train_one_short(net, x, t, iters, batch_size, learning_rate, seed=0, every=None, step=sgd_step):
+    return train(net, x, t, iters - 1, batch_size, learning_rate, seed, every, step)
+
+
+def train_epoch_of_samples(net, x, t, iters, batch_size, learning_rate, seed=0, every=None, step=sgd_step):
+    return train(net, x, t, iters, batch_size, learning_rate, seed, every or len(x), step)
+
+
+def train_swapped(net, x, t, iters, batch_size, learning_rate, seed=0, every=None, step=sgd_step):
+    return train(net, x, t, iters, learning_rate, batch_size, seed, every, step)
+
+
+@pytest.mark.parametrize("fn", [train, train_while])
+def test_correct_loops_pass(fn):
+    nb07.check_train(fn)
+
+
+@pytest.mark.parametrize("fn, words", [
+    (train_seed_each_step, ["is not np.random.default_rng(3)", "seed does not repeat"]),
+    (train_measures_before, ["history['accuracy']", "right after"]),
+    (train_one_short, ["called step 11 times, expected 12"]),
+    (train_epoch_of_samples, ["history['step'] should be [5, 10]", "len(x) // batch_size"]),
+    (train_swapped, ["batch_size=0.5", "expected 4 and 0.5"]),
+])
+def test_wrong_loops_fail_with_a_useful_message(fn, words):
+    with pytest.raises(Failure) as info:
+        nb07.check_train(fn)
+    for word in words:
+        assert word in str(info.value), f"{word!r} not in:\n{info.value}"
+
+
+# --------------------------------------------------------------------------- the planted bug and the spiral
+
+SafeAffine, PlantedSafeAffine = NS["SafeAffine"], NS["PlantedSafeAffine"]
+
+
+class SafeAffineOwnInit(Affine):
+    """Correct, written out: the attributes set by hand, the arrays themselves."""
+
+    def __init__(self, W, b):
+        self.W = W
+        self.b = b
+        self.x = self.x_shape = self.dW = self.db = None
+
+
+class SafeAffineTransposedDW(Affine):
+    def backward(self, dout):
+        dx = super().backward(dout)
+        self.dW = (dout.T @ self.x).T * 2
+        return dx
+
+
+def test_the_fixed_safe_affine_passes_and_the_planted_one_fails():
+    nb07.check_safe_affine(SafeAffine)
+    nb07.check_safe_affine(SafeAffineOwnInit)
+    with pytest.raises(Failure) as info:
+        nb07.check_safe_affine(PlantedSafeAffine)
+    assert "holds copies" in str(info.value) and "super().__init__(W, b)" in str(info.value), str(info.value)
+
+
+def test_the_planted_safe_affine_passes_a_gradient_check_of_its_own():
+    """What the notebook says: the layer's own gradient check cannot see the copy."""
+    from bpcourse.gradcheck import check_gradient
+
+    g = np.random.default_rng(4)
+    W, b, x, dout = g.standard_normal((3, 2)), g.standard_normal(2), g.standard_normal((4, 3)), \
+        g.standard_normal((4, 2))
+    layer = PlantedSafeAffine(W, b)
+    layer.forward(x)
+    dx = layer.backward(dout)
+    assert check_gradient(lambda z: layer.forward(z), x, dx, dout=dout).ok
+    assert check_gradient(lambda w: x @ w + layer.b, layer.W, layer.dW, dout=dout).ok
+    assert layer.W is not W
+
+
+def test_a_wrong_backward_in_safe_affine_fails():
+    with pytest.raises(Failure, match="dW"):
+        nb07.check_safe_affine(SafeAffineTransposedDW)
+
+
+def _spiral_net(hidden=100, iters=None):
+    from bpcourse.data import spiral
+
+    x, t = spiral(seed=0)
+    np.random.seed(0)
+    net = SolutionNet(2, hidden, 3)
+    if iters is None:
+        NS["train_spiral"](net, x, t)
+    else:
+        train(net, x, t, iters=iters, batch_size=300, learning_rate=1.0)
+    return net
+
+
+def test_the_spiral_target():
+    nb07.check_spiral(_spiral_net())
+    with pytest.raises(Failure, match="the target is 0.95"):
+        nb07.check_spiral(_spiral_net(iters=50))
+    with pytest.raises(Failure, match=r"params\['W1'\] should be an array of shape \(2, 100\)"):
+        nb07.check_spiral(_spiral_net(hidden=20, iters=50))
+
+
+@pytest.mark.parametrize("cls", [CopiedParamsNet, RaisingInitNet, TransposedNet])
+def test_the_visible_gradient_check_also_grades_gradient_alone(cls):
+    from test_grader_nb03 import visible_check
+
+    visible_check("07_two_layer_net", "test_gradient", TwoLayerNet=cls, OrderedDict=OrderedDict, Affine=Affine,
+                  Relu=Relu, SoftmaxWithLoss=SoftmaxWithLoss)
+    # A wrong gradient() still fails, and the hint (the probe builds the same known-good state) still comes.
+    with pytest.raises(AssertionError) as info:
+        visible_check("07_two_layer_net", "test_gradient", TwoLayerNet=type("TwoLayerNet", (cls, DividesTwiceNet), {}),
+                      OrderedDict=OrderedDict, Affine=Affine, Relu=Relu, SoftmaxWithLoss=SoftmaxWithLoss)
+    assert "disagrees with numerical_gradient" in str(info.value), str(info.value)
+    assert "lastLayer.backward already divides" in str(info.value), str(info.value)

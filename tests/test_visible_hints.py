@@ -11,6 +11,7 @@ import functools
 import inspect
 import math
 import re
+from collections import OrderedDict
 
 import numpy as np
 import pytest
@@ -34,6 +35,7 @@ def _named_hints() -> set[str]:
     for n in range(1, 9):
         texts |= set(mistakes.cross_entropy_ratios(n, 3).values()) | set(mistakes.softmax_with_loss_ratios(n).values())
         texts |= {str(t) for t in mistakes.batch_ratios(n).values()}
+    texts |= set(mistakes.sgd_ratios(0.1).values())
     texts |= {mistakes.GRADS_ACCUMULATED.format(name=n) for n in ("dW", "db")}
     return {_plain(t) for t in texts}
 
@@ -52,6 +54,8 @@ GRAPHS = {"forward": z01.forward_loop, "math": math, "APPLE": nb01.APPLE, "APPLE
           "SIGMOID": [("x", None, []), ("neg", "*-1", ["x"]), ("e", "exp", ["neg"]), ("d", "+1", ["e"]),
                       ("y", "1/x", ["d"])]}
 GATE = {"math": math, "w_seed": [2.0, -3.0, -3.0], "x_seed": [-1.0, -2.0]}
+NB07_LAYERS = {"OrderedDict": OrderedDict, "Affine": z07.Affine, "Relu": z07.Relu,
+               "SoftmaxWithLoss": z07.SoftmaxWithLoss}
 
 CHECKS = [
     (z01, "backward_", lambda b: nb01.check_backward(b, z01.forward_loop), "01_computational_graphs",
@@ -77,7 +81,10 @@ CHECKS = [
      "cross_entropy_error", {}),
     (z06, "SWL", nb06.check_softmax_with_loss, "06_softmax_with_loss", "test_softmax_with_loss",
      "SoftmaxWithLoss", SWL_NAMES),
-    (z07, "", nb07.check_two_layer_net_gradient, "07_two_layer_net", "test_gradient", "TwoLayerNet", {}),
+    (z07, "", lambda c: nb07.check_two_layer_net_gradient(c, *z07.LAYERS), "07_two_layer_net", "test_gradient",
+     "TwoLayerNet", NB07_LAYERS),
+    (z07, "step_", nb07.check_sgd_step, "07_two_layer_net", "test_sgd_step", "sgd_step", NB07_LAYERS),
+    (z07, "SafeAffine", nb07.check_safe_affine, "07_two_layer_net", "test_safe_affine", "SafeAffine", {}),
 ]
 
 
@@ -97,7 +104,8 @@ EXTRA = {"test_chain_rule": [dz_dx_half], "test_circuit": [circuit_unswapped],
          "test_sigmoid_gate": [functools.partial(z02.sigmoid_staged, swap=False),
                                functools.partial(z02.sigmoid_staged, neg_local=1.0)],
          "test_swish_gate": [functools.partial(z02.swish_staged, keep="s"),
-                             functools.partial(z02.swish_staged, keep="f")]}
+                             functools.partial(z02.swish_staged, keep="f")],
+         "test_safe_affine": [z07.PlantedSafeAffine]}
 
 
 def _zoo(module, prefix: str) -> list:
@@ -152,7 +160,7 @@ def test_the_zoo_has_named_mistakes_in_every_layer_notebook():
             "test_swish_gate", "test_mul_layer", "test_add_layer", "test_max_layer", "test_relu", "test_sigmoid",
             "test_vectorized_example", "test_affine_backward", "test_linear", "test_softmax",
             "test_cross_entropy_error", "test_softmax_with_loss",
-            "test_gradient"} <= seen, sorted(seen)
+            "test_gradient", "test_sgd_step", "test_safe_affine"} <= seen, sorted(seen)
     assert len(CASES) >= 40, len(CASES)
 
 
