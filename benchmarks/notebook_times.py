@@ -1,4 +1,5 @@
-"""Print how long each solution notebook takes to run top to bottom (target: under 10 s each; 07 under 90 s).
+"""Print how long each solution notebook takes to run top to bottom (target: under 10 s each; 07 under 90 s,
+08 under 60 s).
 
 Usage: python benchmarks/notebook_times.py [NAME ...]
 """

@@ -26,6 +26,37 @@ def fmt(v) -> str:
     return "0" if s == "-0" else s
 
 
+def draw_value_graph(out, *, ax=None, title=None, figsize=None):
+    """Draw the graph an autodiff ``Value`` (notebook 08) recorded, ending at ``out``: each node's ``data``
+    above its edges and ``grad`` below, found through ``_prev`` (parents) and ``_op`` (label; "" for an input).
+    Nodes are named by their ``label``; an input without one by its value (a constant), an operation by its
+    position. Returns the Axes."""
+    order, seen, stack = [], set(), [(out, False)]
+    while stack:  # depth first, parents before children, each node once (no recursion limit)
+        v, done = stack.pop()
+        if done:
+            order.append(v)
+        elif id(v) not in seen:
+            seen.add(id(v))
+            stack.append((v, True))
+            stack.extend((p, False) for p in reversed(tuple(getattr(v, "_prev", ()))) if id(p) not in seen)
+    names, used = {}, set()
+    for i, v in enumerate(order):
+        name = str(getattr(v, "label", "") or "") or (fmt(v.data) if not getattr(v, "_prev", ()) else f"n{i}")
+        while name in used:
+            name += "'"
+        names[id(v)] = name
+        used.add(name)
+    nodes = []
+    for v in order:
+        parents = tuple(getattr(v, "_prev", ()))
+        op = (str(getattr(v, "_op", "") or "?")) if parents else None
+        nodes.append((names[id(v)], op, [names[id(p)] for p in parents]))
+    values = {names[id(v)]: v.data for v in order}
+    grads = {names[id(v)]: v.grad for v in order}
+    return draw_graph(nodes, values, grads, ax=ax, title=title, figsize=figsize)
+
+
 def _parse(nodes):
     """Check the node list; return names, ops and parents in order, and each node's children."""
     if isinstance(nodes, (str, bytes)) or not hasattr(nodes, "__iter__"):

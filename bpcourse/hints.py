@@ -12,9 +12,9 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from . import _probe_graphs, _probe_layers
+from . import _probe_deep, _probe_graphs, _probe_layers
 
-PROBES = {**_probe_graphs.PROBES, **_probe_layers.PROBES}
+PROBES = {**_probe_graphs.PROBES, **_probe_layers.PROBES, **_probe_deep.PROBES}
 
 
 def diagnose(obj, name: str | None = None) -> str:

@@ -340,3 +340,44 @@ def sgd_ratios(learning_rate: float) -> dict:
 SAFE_AFFINE_COPY = ("the layer still computes with the W and b it was given at the start: it holds copies, so an "
                     "update of the network's parameters never reaches it (its gradient check passes all the "
                     "same). Keep the arrays themselves: super().__init__(W, b), no .copy().")
+
+
+# --- 08: a network of any depth, weight decay, and the Value engine --------------------------------------------
+
+LOSS_NO_DECAY = ("loss() is the cross entropy alone: add the weight decay ½λ Σ‖W‖², "
+                 "0.5 * weight_decay_lambda * (the sum of every W's squared entries).")
+LOSS_DECAY_NO_HALF = ("the weight-decay term is λ Σ‖W‖², twice too large: the regulariser is ½λ Σ‖W‖² "
+                      "(the ½ makes its gradient λW).")
+LOSS_DECAYS_BIASES = "the weight decay includes the biases: only the weights W1, W2, ... are decayed, not b1, b2, ..."
+GRAD_NO_DECAY = ("the weights' gradients are the cross entropy's alone: with weight decay each dW gets λW added, "
+                 "grads['W{k}'] = dW + weight_decay_lambda * W{k}.")
+GRAD_DECAY_TWICE = "each dW has 2λW added: the derivative of ½λ‖W‖² is λW (the ½ cancels the 2 of the square)."
+GRAD_DECAYS_BIASES = "db has λb added: the biases are not decayed, so their gradient is db alone."
+RELU_SHARED = ("the hidden layers share one Relu object, which remembers only the mask of its last forward pass: "
+               "create a new Relu() for every hidden layer.")
+RELU_AFTER_LAST = ("predict passes the last Affine's output through a ReLU: the scores are the last Affine's "
+                   "output itself (no Relu after the last Affine).")
+
+
+VALUE_OVERWRITES = ("a Value's grad was overwritten, not added to: a Value used twice (a * a, or one feeding two "
+                    "nodes) gets a share along each edge, so every _backward must ADD, self.grad += ... "
+                    "(gradients add at branches).")
+VALUE_NO_UPSTREAM = ("the op pushed its local gradient alone: multiply it by out.grad, the gradient that reached "
+                     "the op's output (chain rule).")
+VALUE_MUL_SWAP = ("the × op swaps its inputs: self.grad += other.data * out.grad and "
+                  "other.grad += self.data * out.grad (each gets the other one).")
+VALUE_POW = "the local gradient of x ** n is n * x ** (n - 1): lower the exponent by one."
+VALUE_EXP = "the local gradient of exp(x) is exp(x) itself, the op's output out.data, not x."
+VALUE_RELU = ("relu passes the gradient only where its input was positive: self.grad += (out.data > 0) * out.grad; "
+              "elsewhere its local gradient is 0.")
+VALUE_NO_SEED = ("every gradient is 0: backward() must start with self.grad = 1 (d out / d out = 1) before it "
+                 "walks the graph.")
+VALUE_ORDER = ("the gradients did not reach the inputs: call the nodes' _backward() in REVERSE topological order "
+               "(the output first), so a node's grad is complete before it is pushed to its parents.")
+VALUE_TWICE = ("a node reached along two paths had its _backward() run twice: keep a set of visited Values while "
+               "you build the topological order, so each node appears in it once.")
+
+
+
+# The rules that recognise these mistakes are in bpcourse._mistakes_deep (deep_loss, deep_gradient, value_op,
+# value_walk), to keep this module short.

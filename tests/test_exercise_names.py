@@ -60,6 +60,14 @@ def test_names_are_section_headings():
         "test_safe_affine": "Exercise · fix SafeAffine", "test_spiral": "Exercise · the spiral target"}
 
 
+def test_08_names_its_two_network_checks_apart():
+    names = names_for(REPO, "08_deep_networks")
+    assert list(names) == ["test_multi_layer_net", "test_multi_layer_net_gradient", "test_value"], names
+    assert names["test_multi_layer_net"].startswith("Exercise 1 · MultiLayerNet")
+    assert names["test_multi_layer_net_gradient"] == "Gradient check, with and without weight decay"
+    assert names["test_value"] == "Exercise 2 · Value"
+
+
 def _cell(kind, source, **nbgrader):
     cell = nbformat.v4.new_markdown_cell(source) if kind == "md" else nbformat.v4.new_code_cell(source)
     if nbgrader:

@@ -22,10 +22,11 @@ import test_grader_nb04 as z04
 import test_grader_nb05 as z05
 import test_grader_nb06 as z06
 import test_grader_nb07 as z07
+import test_grader_nb08 as z08
 from test_grader_nb03 import visible_check
 
 from bpcourse import mistakes
-from grader_tests import nb01, nb02, nb03, nb04, nb05, nb06, nb07
+from grader_tests import nb01, nb02, nb03, nb04, nb05, nb06, nb07, nb08
 from grader_tests._core import Failure
 
 
@@ -85,6 +86,10 @@ CHECKS = [
      "TwoLayerNet", NB07_LAYERS),
     (z07, "step_", nb07.check_sgd_step, "07_two_layer_net", "test_sgd_step", "sgd_step", NB07_LAYERS),
     (z07, "SafeAffine", nb07.check_safe_affine, "07_two_layer_net", "test_safe_affine", "SafeAffine", {}),
+    (z08, "Net", nb08.check_multi_layer_net, "08_deep_networks", "test_multi_layer_net", "MultiLayerNet", {}),
+    (z08, "Net", nb08.check_multi_layer_net_gradient, "08_deep_networks", "test_multi_layer_net_gradient",
+     "MultiLayerNet", {}),
+    (z08, "Value", nb08.check_value, "08_deep_networks", "test_value", "Value", {"math": math}),
 ]
 
 
@@ -160,7 +165,8 @@ def test_the_zoo_has_named_mistakes_in_every_layer_notebook():
             "test_swish_gate", "test_mul_layer", "test_add_layer", "test_max_layer", "test_relu", "test_sigmoid",
             "test_vectorized_example", "test_affine_backward", "test_linear", "test_softmax",
             "test_cross_entropy_error", "test_softmax_with_loss",
-            "test_gradient", "test_sgd_step", "test_safe_affine"} <= seen, sorted(seen)
+            "test_gradient", "test_sgd_step", "test_safe_affine", "test_multi_layer_net",
+            "test_multi_layer_net_gradient", "test_value"} <= seen, sorted(seen)
     assert len(CASES) >= 40, len(CASES)
 
 
