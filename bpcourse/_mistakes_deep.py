@@ -90,19 +90,18 @@ def value_op(op: str, xs, start: float, dout: float, grads) -> str | None:
 
 
 def _walk(spec, *, seed: bool = True, reverse: bool = True, once: bool = True) -> list:
-    """The grads a backward() walk leaves on the graph ``spec`` [(parents, partials), ...] (topological, output
-    last): the right walk, or one without the seed 1, in forward order, or with nodes listed twice."""
-    order, seen = [], set()
-
-    def visit(i):
-        if once and i in seen:
-            return
-        seen.add(i)
-        for p in spec[i][0]:
-            visit(p)
-        order.append(i)
-
-    visit(len(spec) - 1)
+    """The grads a backward() walk leaves on the graph ``spec`` [(parents, partials), ...], listed in topological
+    order with the output last: the right walk (each node once, from the output down), or one without the seed 1,
+    in forward order, or one that runs a node once for every path that reaches it (no visited set)."""
+    order = list(range(len(spec)))
+    if not once:  # the graph unfolded into a tree: a node appears once per path from the output
+        order, pending = [], [(len(spec) - 1, False)]
+        while pending:
+            i, expanded = pending.pop()
+            if expanded:
+                order.append(i)
+            else:
+                pending += [(i, True)] + [(p, False) for p in reversed(spec[i][0])]
     grad = [0.0] * len(spec)
     grad[-1] = 1.0 if seed else 0.0
     for i in (reversed(order) if reverse else order):

@@ -252,10 +252,10 @@ def spiral(points_per_class: int = 100, dimensions: int = 2, classes: int = 3, n
     if isinstance(noise, bool) or not isinstance(noise, (int, float, np.floating, np.integer)) \
             or not np.isfinite(noise) or noise < 0:
         raise ValueError(f"noise must be a finite number >= 0 (std of the angle noise), got {noise!r}")
-    rng = np.random.default_rng(seed)
+    gen = np.random.default_rng(seed)
     r = np.linspace(0.0, 1.0, n)
     x = np.empty((n * k, 2))
     for j in range(k):
-        theta = np.linspace(4.0 * j, 4.0 * (j + 1), n) + noise * rng.standard_normal(n)
+        theta = np.linspace(4.0 * j, 4.0 * (j + 1), n) + noise * gen.standard_normal(n)
         x[j * n:(j + 1) * n] = np.column_stack([r * np.sin(theta), r * np.cos(theta)])
     return x, np.repeat(np.arange(k, dtype=np.int64), n)

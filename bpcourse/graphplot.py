@@ -10,7 +10,7 @@ import math
 
 from matplotlib.patches import FancyArrowPatch
 
-__all__ = ["draw_graph", "fmt"]
+__all__ = ["draw_graph", "draw_value_graph", "fmt"]
 
 FORWARD, BACKWARD, EDGE = "#1a7a3a", "#d62728", "#555555"
 RADIUS, FONT = 14, 9           # op circle radius and label size, in points
@@ -31,15 +31,24 @@ def draw_value_graph(out, *, ax=None, title=None, figsize=None):
     above its edges and ``grad`` below, found through ``_prev`` (parents) and ``_op`` (label; "" for an input).
     Nodes are named by their ``label``; an input without one by its value (a constant), an operation by its
     position. Returns the Axes."""
-    order, seen, stack = [], set(), [(out, False)]
-    while stack:  # depth first, parents before children, each node once (no recursion limit)
-        v, done = stack.pop()
-        if done:
-            order.append(v)
-        elif id(v) not in seen:
-            seen.add(id(v))
-            stack.append((v, True))
-            stack.extend((p, False) for p in reversed(tuple(getattr(v, "_prev", ()))) if id(p) not in seen)
+    found, frontier = {id(out): out}, [out]
+    while frontier:  # every node reachable from out through _prev
+        for p in getattr(frontier.pop(), "_prev", ()):
+            if id(p) not in found:
+                found[id(p)] = p
+                frontier.append(p)
+    uses = dict.fromkeys(found, 0)  # edges from each node towards out
+    for v in found.values():
+        for p in getattr(v, "_prev", ()):
+            uses[id(p)] += 1
+    ready, output_first = [out], []
+    while ready:  # Kahn's algorithm from the output: a node is placed once every node that uses it is
+        output_first.append(ready.pop())
+        for p in getattr(output_first[-1], "_prev", ()):
+            uses[id(p)] -= 1
+            if not uses[id(p)]:
+                ready.append(p)
+    order = output_first[::-1]
     names, used = {}, set()
     for i, v in enumerate(order):
         name = str(getattr(v, "label", "") or "") or (fmt(v.data) if not getattr(v, "_prev", ()) else f"n{i}")

@@ -173,8 +173,9 @@ class GradTableStepper(widgets.VBox):
     """Algorithm 6.2 one node at a time, from the output back: which node's gradient is computed, from which
     children's gradients and local derivatives (``ops[op][1]``, as in notebook 01), and the table so far.
 
-    The numbers are those of the student's ``backward`` (and ``forward``) when they work, else the course's
-    reference. ``steps[k]`` is {"node", "terms": [(child, its gradient, local derivative)], "sum", "value"}:
+    The numbers are those of the student's ``forward`` and ``backward``; until both work it says what to finish and
+    shows nothing else (it holds no answer of its own).
+    ``steps[k]`` is {"node", "terms": [(child, its gradient, local derivative)], "sum", "value"}:
     ``value`` is what the table holds for the node, ``sum`` what its children's shares add up to. ``step``
     is the step shown, ``text`` what it says, ``note`` which code filled the table, ``ax`` the drawing."""
 
@@ -183,24 +184,25 @@ class GradTableStepper(widgets.VBox):
         for n in names:
             if node_ops[n] is not None and node_ops[n] not in ops:
                 raise ValueError(f"node {n!r} has op {node_ops[n]!r}, which is not in ops ({sorted(ops)})")
-        values, why_f = _attempt(forward, "forward", names, [(n, o, list(p)) for n, o, p in nodes], dict(inputs))
-        if values is None:
-            values = {}
-            for n in names:
-                values[n] = float(inputs[n]) if node_ops[n] is None else \
-                    ops[node_ops[n]][0](*(values[p] for p in parents[n]))
-        table, why_b = _attempt(backward, "backward", names, [(n, o, list(p)) for n, o, p in nodes], dict(values))
+        graph = [(n, o, list(p)) for n, o, p in nodes]
+        values, why_f = _attempt(forward, "forward", names, graph, dict(inputs))
+        table, why_b = _attempt(backward, "backward", names, graph, dict(values)) if values else (None, "")
+        self.nodes, self.values, self.graph_title, self.steps = list(nodes), values or {}, title, []
+        self.own = values is not None and table is not None
+        if not self.own:  # the stepper explains the student's own table; it has no table of its own to show
+            missing = why_f or why_b
+            self.note = f"Nothing to step through yet: {missing}. Finish it above, then run this cell again."
+            self.step, self.text, self.ax, self.label = -1, self.note, None, widgets.Label(self.note)
+            super().__init__([self.label])
+            return
         local = {c: ops[node_ops[c]][1](*(values[p] for p in parents[c])) for c in names if node_ops[c]}
-        self.steps, filled, out = [], {}, names[-1]
-        for j in reversed(names):
-            terms = [(c, filled[c], float(local[c][slot])) for c in names if node_ops[c]
+        out = names[-1]
+        for j in reversed(names):  # each node's entry beside the shares its children's entries send it
+            terms = [(c, table[c], float(local[c][slot])) for c in names if node_ops[c]
                      for slot, p in enumerate(parents[c]) if p == j]
             total = 1.0 if j == out else sum(g * d for _, g, d in terms)
-            filled[j] = table[j] if table is not None else total
-            self.steps.append({"node": j, "terms": terms, "sum": total, "value": filled[j]})
-        self.nodes, self.values, self.graph_title = list(nodes), values, title
-        self.note = f"Filled with {_source('forward', why_f)}; {_source('backward', why_b)}."
-        self.own = table is not None
+            self.steps.append({"node": j, "terms": terms, "sum": total, "value": table[j]})
+        self.note = "Filled with your forward and your backward."
         self.slider = widgets.IntSlider(value=1, min=1, max=len(names), description="step",
                                         style={"description_width": "initial"})
         back, ahead = widgets.Button(description="◀ back"), widgets.Button(description="next ▶")
@@ -230,6 +232,8 @@ class GradTableStepper(widgets.VBox):
 
     def show(self, k: int) -> None:
         """Show step k (0-based, clipped to the steps there are): the table filled up to that node."""
+        if not self.steps:
+            return
         k = max(0, min(int(k), len(self.steps) - 1))
         if k == self.step:
             return

@@ -37,6 +37,22 @@ def copy_course(dest: Path, *, with_course: bool = True) -> Path:
     return dest
 
 
+def planted_checks(name: str) -> set:
+    """grade_ids of the test cells that check a find-the-planted-bug exercise of ``name`` (their solution cell
+    releases given code with a ``# planted:`` line, bpcourse_instructor.stubs): on the release they fail by
+    catching the bug, not on a stub."""
+    import nbformat
+
+    checks, planted = set(), False
+    for cell in nbformat.read(REPO / "solutions" / name / f"{name}.ipynb", as_version=4).cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("solution"):
+            planted = any(line.strip().startswith("# planted:") for line in cell.source.splitlines())
+        elif meta.get("grade") and planted:
+            checks.add(meta["grade_id"])
+    return checks
+
+
 def gradebook_verdicts(root: Path, keys) -> dict:
     """{(assignment, student): {test cell: score}} from ``root``'s gradebook, or None for a hand-in that was not
     graded (no submission, a cell without a score, or the page bpcourse writes for a hand-in it could not grade)."""

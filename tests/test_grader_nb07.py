@@ -221,7 +221,9 @@ def test_wrong_gradients_fail_with_a_useful_message(cls, words, layers):
 
 def test_the_learning_check_can_fail(monkeypatch):
     # Right gradients but no steps: the spirals are not learned, and the check must say so.
-    monkeypatch.setattr(nb07, "STEPS", 0)
+    from grader_tests import _nb07_net
+
+    monkeypatch.setattr(_nb07_net, "STEPS", 0)
     with pytest.raises(Failure, match="training accuracy is 0.2"):
         nb07.check_two_layer_net_gradient(SolutionNet)
 

@@ -9,7 +9,7 @@ import sys
 import venv
 
 import pytest
-from conftest import NEEDS_MNIST, REPO, SHARED_MNIST
+from conftest import NEEDS_MNIST, REPO, SHARED_MNIST, planted_checks
 from nbrun import secret_lines, tree_lines
 
 from bpcourse_instructor import colab
@@ -297,6 +297,7 @@ for path in sorted(pathlib.Path("course").glob("*/*.ipynb")):
                    resources={"metadata": {"path": str(path.parent)}}).execute()
     report[path.stem] = [
         {"grade": bool(c.metadata.get("nbgrader", {}).get("grade")), "id": c.get("id"), "outputs": len(c.outputs),
+         "grade_id": c.metadata.get("nbgrader", {}).get("grade_id"),
          "errors": [o["ename"] + ": " + o["evalue"] for o in c.get("outputs", []) if o["output_type"] == "error"]}
         for c in nb.cells if c.cell_type == "code"]
 print(json.dumps(report))
@@ -343,10 +344,13 @@ def test_export_installs_from_its_binder_files_and_runs(exported, tmp_path):
         assert cells[0]["id"] == SETUP_CELL_ID and cells[0]["outputs"] == 0, f"{name}: {cells[0]}"
         if name in NEEDS_MNIST and "BPCOURSE_DATA_DIR" not in env:
             continue  # its loading cell stops with the "MNIST is not available" message
+        planted = planted_checks(name)
         for cell in cells:
-            if cell["grade"]:
-                assert any("NotImplementedError" in e for e in cell["errors"]), \
-                    f"{name}: a graded cell does not fail on the stub in the student release: {cell['errors']}"
+            if cell["grade"]:  # on a stub, or (a planted bug to find) on the bug its check catches
+                kind = "AssertionError" if cell["grade_id"] in planted else "NotImplementedError"
+                assert any(e.startswith(kind) for e in cell["errors"]), \
+                    f"{name}: graded cell {cell['grade_id']} does not fail with {kind} in the student release: " \
+                    f"{cell['errors']}"
             else:
                 assert not cell["errors"], f"{name}: a non-test cell fails in the student release: {cell['errors']}"
 

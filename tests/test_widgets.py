@@ -135,6 +135,17 @@ def backward_overwriting(nodes, values):
     return grads
 
 
+def backward_summing(nodes, values):
+    """Notebook 01's backward, right: every share that reaches a node is added."""
+    grads = {name: 0.0 for name, _, _ in nodes}
+    grads[nodes[-1][0]] = 1.0
+    for name, op, parents in reversed(nodes):
+        if op is not None:
+            for p, d in zip(parents, OPS[op][1](*[values[q] for q in parents])):
+                grads[p] += grads[name] * d
+    return grads
+
+
 def backward_scaled(nodes, values):
     """Deliberately wrong everywhere but the output: 10 times each entry the overwriting slip gives."""
     grads = backward_overwriting(nodes, values)
@@ -209,7 +220,7 @@ def test_stepper_walks_the_nodes_in_reverse_and_fills_the_table():
 
 def test_stepper_shows_the_students_numbers_and_where_they_disagree_with_the_shares():
     w = grad_table_stepper(BRANCH, {"x": 3.0, "y": -2.0}, OPS, forward=forward_walk, backward=backward_overwriting)
-    assert "backward: yours" in w.note
+    assert w.note == "Filled with your forward and your backward."
     w.show(3)
     # the overwriting backward keeps only the last share to reach x: 1 × -2, from the × node
     assert w.steps[3]["value"] == -2.0
@@ -229,17 +240,22 @@ def test_stepper_uses_the_students_table_for_the_childrens_gradients():
     assert w.steps[1]["value"] == 10.0 and "Your backward has 10 here" in w.text  # 10 × d f / d xy = 1
 
 
-def test_stepper_without_working_code_uses_the_reference_and_says_so():
-    w = grad_table_stepper(BRANCH, {"x": 3.0, "y": -2.0}, OPS, forward=unfinished, backward=unfinished)
-    assert "forward: the course's reference (your forward is not written yet)" in w.note
-    assert "backward: the course's reference (your backward is not written yet)" in w.note
-    assert [s["value"] for s in w.steps] == [1.0, 1.0, 3.0, -1.0]
-    w.show(99)  # clipped to the last step
-    assert w.step == 3 and _grads(w)["x->xy"] == fmt(-1) and "Your backward" not in w.text
+@pytest.mark.parametrize("forward, backward, why", [
+    ("unfinished", "unfinished", "your forward is not written yet"),
+    ("forward_walk", "unfinished", "your backward is not written yet"),
+    ("forward_walk", None, "no backward was given")])
+def test_stepper_without_working_code_says_what_to_finish_and_shows_no_numbers(forward, backward, why):
+    """It explains the student's own table; the package holds no forward or backward to stand in for theirs."""
+    pick = {"unfinished": unfinished, "forward_walk": forward_walk, None: None}
+    w = grad_table_stepper(BRANCH, {"x": 3.0, "y": -2.0}, OPS, forward=pick[forward], backward=pick[backward])
+    assert w.note == f"Nothing to step through yet: {why}. Finish it above, then run this cell again."
+    assert w.steps == [] and w.ax is None and w.children == (w.label,)
+    w.show(2)  # nothing to show, nothing raised
+    assert w.step == -1 and len(plt.get_fignums()) == 0
 
 
 def test_stepper_buttons_highlight_and_no_leaked_figures():
-    w = grad_table_stepper(BRANCH, {"x": 3.0, "y": -2.0}, OPS)
+    w = grad_table_stepper(BRANCH, {"x": 3.0, "y": -2.0}, OPS, forward=forward_walk, backward=backward_summing)
     back, _, ahead = w.children[0].children
     ahead.click()
     ahead.click()
@@ -261,7 +277,7 @@ def test_stepper_draws_the_students_forward_values_and_takes_local_derivatives_a
     def forward_off(nodes, inputs):  # x = 5 instead of 3: drawn, and d xy / d y = x is taken there
         return {**forward_walk(nodes, inputs), "x": 5.0}
 
-    w = grad_table_stepper(BRANCH, {"x": 3.0, "y": -2.0}, OPS, forward=forward_off)
-    assert "forward: yours" in w.note and "backward: the course's reference" in w.note
+    w = grad_table_stepper(BRANCH, {"x": 3.0, "y": -2.0}, OPS, forward=forward_off, backward=backward_summing)
+    assert w.note == "Filled with your forward and your backward."
     assert w.values["x"] == 5.0 and texts(w)["value:x->xy"] == fmt(5)
     assert w.steps[2]["terms"] == [("xy", 1.0, 5.0)] and w.steps[2]["value"] == 5.0
