@@ -110,6 +110,22 @@ def _walk(spec, *, seed: bool = True, reverse: bool = True, once: bool = True) -
     return grad
 
 
+def run_walk(Value, spec) -> list:
+    """Build the graph ``spec`` (see ``_walk``) from the student's ``Value`` class, each node with a _backward of
+    our own local gradients, run the student's ``backward()`` from the last node and return every node's grad."""
+    nodes = []
+    for i, (parents, partials) in enumerate(spec):
+        node = Value(float(i), tuple(nodes[p] for p in parents), "g" if parents else "")
+        if parents:
+            def push(node=node, ps=tuple(nodes[p] for p in parents), ds=tuple(partials)):
+                for p, d in zip(ps, ds):
+                    p.grad += d * node.grad
+            node._backward = push
+        nodes.append(node)
+    nodes[-1].backward()
+    return [float(n.grad) for n in nodes]
+
+
 def value_walk(spec, grads) -> str | None:
     """The hint for the grads backward() left on the graph ``spec`` (see ``_walk``), if a known wrong walk explains
     them."""

@@ -74,20 +74,6 @@ def _k_reuse(Value, op, x, dout):
     return float(a.grad)
 
 
-def _k_walk(Value, spec):
-    nodes = []
-    for i, (parents, partials) in enumerate(spec):
-        node = Value(float(i), tuple(nodes[p] for p in parents), "g" if parents else "")
-        if parents:
-            def push(node=node, ps=tuple(nodes[p] for p in parents), ds=tuple(partials)):
-                for p, d in zip(ps, ds):
-                    p.grad += d * node.grad
-            node._backward = push
-        nodes.append(node)
-    nodes[-1].backward()
-    return [float(n.grad) for n in nodes]
-
-
 def _k_program(Value, program, inputs):
     vals = [Value(x) for x in inputs]
     for op, args in program:
@@ -204,7 +190,7 @@ def _check_backward(Value, gen) -> None:
         spec.append((parents, [float(v) for v in gen.uniform(-1.5, 1.5, 2)]))
     graphs["a random graph of 10 nodes"] = spec
     for name, spec in graphs.items():
-        got = call(_k_walk, Value, spec, what=f"backward() on {name}")
+        got = call(_mistakes_deep.run_walk, Value, spec, what=f"backward() on {name}")
         want = _path_grads(spec)
         hint = _mistakes_deep.value_walk(spec, got)
         try:
