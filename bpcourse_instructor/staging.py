@@ -290,10 +290,15 @@ def copy_plain(src: Path, dest: Path, skip: str = "") -> list[Repair]:
     return repairs
 
 
+def plain_name(name: str) -> bool:
+    """Whether ``name`` can be a student id or an assignment name: one plain folder name, not hidden."""
+    return bool(name) and not name.startswith(".") and os.sep not in name and not (os.altsep and os.altsep in name)
+
+
 def stage(root: Path, assignment: str, student: str) -> list[Repair]:
     """Copy one submission to the staging area, sanitised; raises Unreadable with the reason."""
     for name, what in ((student, "student id"), (assignment, "assignment name")):
-        if not name or name.startswith(".") or os.sep in name or (os.altsep and os.altsep in name):
+        if not plain_name(name):
             raise Unreadable(f"{name!r} is not a {what} (a plain folder name under submitted/)")
     base = Path(root) / "submitted"
     src, dest = base / student / assignment, Path(root) / STAGED / student / assignment

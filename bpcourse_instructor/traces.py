@@ -18,7 +18,7 @@ from pathlib import Path
 import nbformat
 
 from .course import RELEASE
-from .staging import NOTE_TAG, inert_text
+from .staging import NOTE_TAG, inert_text, plain_name
 
 # Error outputs the executor writes (bpcourse_instructor.execute) or nbclient raises, by name.
 EVENTS = {"KernelDied", "TimeBudget", "CellTimeoutError"}
@@ -80,7 +80,7 @@ def placeholder(gb, root: Path, outcome, reason: str) -> None:
     notebook with a note in ``autograded/``, 0 on every graded cell and the reason on the first solution cell."""
     a, s = outcome.assignment, outcome.student
     released = Path(root) / RELEASE / a / f"{a}.ipynb"
-    if not released.is_file():  # nothing to show the page with; the summary still says why
+    if not (plain_name(a) and plain_name(s) and released.is_file()):  # no page to write; the summary says why
         return
     sentence = NOT_GRADED.format(inert_text(reason[:500]))
     nb = nbformat.read(released, as_version=4)

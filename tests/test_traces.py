@@ -53,3 +53,16 @@ def test_the_formgrader_page_keeps_its_template_and_wraps_long_messages():
     html, _ = HTMLExporter(config=config).from_notebook_node(nb, resources=resources)
     assert "formgrader/static/css/formgrade.css" in html  # nbgrader's formgrade page
     assert "white-space: pre-wrap" in html and html.index("white-space: pre-wrap") < html.index("</head>")
+
+
+def test_a_not_graded_page_is_written_only_under_plain_names(tmp_path):
+    """A student id given on the command line is not checked by a folder listing: `../x` is refused at staging,
+    and its page (bpcourse_instructor.traces.placeholder) must not be written outside autograded/ either."""
+    from types import SimpleNamespace
+
+    root = tmp_path / "class"
+    (root / "course" / "a1").mkdir(parents=True)
+    nbformat.write(new_notebook(cells=[_cell("class A: ...", "a", solution=True)]), root / "course" / "a1" / "a1.ipynb")
+    for student in ("../outside", ".hidden", ""):
+        traces.placeholder(None, root, SimpleNamespace(assignment="a1", student=student), "refused")  # no gradebook
+    assert not (tmp_path / "outside").exists() and not (root / "autograded").exists()
