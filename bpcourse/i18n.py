@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
@@ -40,6 +41,17 @@ def language() -> str:
         return _chosen[0]
     chosen = os.environ.get("BPCOURSE_LANGUAGE", "en")
     return chosen if chosen in LANGUAGES else "en"
+
+
+@contextmanager
+def using(language: str):
+    """Messages in ``language`` inside the block (the grader, replaying a Korean notebook's checks)."""
+    saved = list(_chosen)
+    _chosen[:] = [language if language in LANGUAGES else "en"]
+    try:
+        yield
+    finally:
+        _chosen[:] = saved
 
 
 def add_catalogue(folder: Path) -> None:

@@ -11,13 +11,18 @@ from pathlib import Path
 
 def _release(args) -> int:
     from .course import assignments, release
+    from .editions import expand
 
     root = Path(args.root)
     if not (root / "solutions").is_dir():
         print(f"bpcourse release: no solutions/ folder in {root.resolve()}; run it from the course repository",
               file=sys.stderr)
         return 2
-    names = args.assignment or assignments(root)
+    unknown = sorted(set(args.assignment) - set(assignments(root)))
+    if unknown:
+        print(f"bpcourse release: no assignment {', '.join(unknown)} in solutions/", file=sys.stderr)
+        return 2
+    names = expand(args.assignment, assignments(root), args.edition)
     for name in names:
         print(f"releasing {name} -> course/{name}/")
         release(root, [name], config=args.config)
@@ -30,7 +35,7 @@ def _export_student(args) -> int:
     print("releasing solutions/ afresh with nbgrader to export it (course/ must equal that release) ...", flush=True)
     try:
         written = export_student(Path(args.root), Path(args.dest), overwrite=args.overwrite, repo=args.repo,
-                                 names=args.assignment, branch=args.branch)
+                                 names=args.assignment, branch=args.branch, edition=args.edition)
     except ExportError as exc:
         print(f"bpcourse export-student: {exc}", file=sys.stderr)
         return 2
@@ -39,6 +44,7 @@ def _export_student(args) -> int:
     return 0
 
 
+EDITIONS = ("en", "ko", "both")
 WORKERS = min(2 * (os.cpu_count() or 1) + 1, 17)  # as grading.WORKERS, without importing nbgrader here
 
 
@@ -50,8 +56,18 @@ def _grade(args) -> int:
         print(f"bpcourse grade: no nbgrader_config.py in {root.resolve()}; run it from the course repository",
               file=sys.stderr)
         return 2
+    from .course import assignments
+    from .editions import expand
+
+    # An assignment named either way stands for both editions: a class can mix them (each student's hand-in is
+    # graded in the edition they worked in). The other edition joins only if someone handed it in.
+    available = assignments(root) if (root / "solutions").is_dir() else []
+    handed_in = {p.name for p in (root / "submitted").glob("*/*") if p.is_dir()}
+    names = [n for n in expand(args.assignment, available, args.edition or "both")
+             if args.edition or n in args.assignment or n in handed_in]
+    names = list(dict.fromkeys([*names, *(a for a in args.assignment if a not in available)]))
     try:
-        outcomes = grade(root, args.assignment, args.student, workers=args.workers, timeout=args.timeout,
+        outcomes = grade(root, names, args.student, workers=args.workers, timeout=args.timeout,
                          notebook_timeout=args.notebook_timeout,
                          memory_cap=int(args.memory_gb * 1024 ** 3) if args.memory_gb > 0 else 0,
                          confine=not args.no_confine, fork=not args.exec_kernels, cluster=args.cluster,
@@ -74,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     rel = sub.add_parser("release", help="regenerate course/ from solutions/ with nbgrader")
     rel.add_argument("assignment", nargs="*", help="assignment names (default: all)")
+    rel.add_argument("--edition", choices=EDITIONS, default="both", help="release the English edition, the Korean "
+                     "one (NAME_ko) or both (default) of each assignment named")
     rel.set_defaults(run=_release)
     exp = sub.add_parser("export-student", help="write the student-facing tree (no answers) to DEST")
     exp.add_argument("dest", metavar="DEST", help="an empty folder, or a clone of the public student repository")
@@ -84,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
                      "(default: main)")
     exp.add_argument("--assignment", action="append", metavar="NAME",
                      help="export only these released assignments (repeat; default: all)")
+    exp.add_argument("--edition", choices=EDITIONS, default="both", help="the students get the English notebooks, "
+                     "the Korean ones or both (default), with a README in each edition's language")
     exp.set_defaults(run=_export_student)
     grd = sub.add_parser("grade", help="autograde assignments with nbgrader, robust to broken submissions")
     grd.add_argument("assignment", metavar="ASSIGNMENT", nargs="+",
@@ -104,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
                      "scheduler (e.g. tcp://127.0.0.1:8786); this process still writes the gradebook")
     grd.add_argument("--exec-kernels", action="store_true", help="start every kernel as a new Python (slower) "
                      "instead of forking it from a warm, never-used parent")
+    grd.add_argument("--edition", choices=EDITIONS, help="grade only this edition's hand-ins (default: an assignment "
+                     "named either way is graded in every edition someone handed in, in one run)")
     grd.set_defaults(run=_grade)
     for command in (rel, grd):
         command.epilog = ("Any --Section.name=value option is nbgrader configuration, applied on top of the "

@@ -147,3 +147,47 @@ def differences(english: dict, korean: dict) -> list[str]:
             missing = sorted(set(_MATH.findall(sx)) ^ set(_MATH.findall(sy)))
             found.append(f"{where}: the math differs: {missing[:3]}")
     return found
+
+
+def expand(names: list[str], available: list[str], edition: str = "both") -> list[str]:
+    """``names`` (either edition's, or all of ``available`` if empty) as the assignments of ``edition`` ("en",
+    "ko" or "both") that exist in ``available``, in course order; an English name and its Korean twin sit
+    side by side."""
+    wanted = ("en", "ko") if edition == "both" else (edition,)
+    bases = dict.fromkeys(english_name(n) for n in (names or available))
+    out = [edition_name(b, lang) for b in bases for lang in wanted]
+    return [n for n in out if n in available]
+
+
+_HANGUL = re.compile(r"[\uac00-\ud7a3\u3131-\u318e]")
+_LATIN = re.compile(r"[A-Za-z]")
+_NOT_PROSE = re.compile(r"```.*?```|`[^`\n]*`|\$\$.+?\$\$|\$[^$\n]+\$|<[^>\n]+>|https?://\S+|\[[^\]]*\]\([^)]*\)", re.S)
+
+
+def readable_text(nb: dict) -> str:
+    """What a student reads in a notebook apart from code: Markdown without code spans, math, tags and links,
+    and the comments and string literals of code cells without identifier-like strings ("apple_price")."""
+    parts = []
+    for cell in nb["cells"]:
+        source = "".join(cell["source"])
+        if cell["cell_type"] == "markdown":
+            parts.append(_NOT_PROSE.sub(" ", source))
+            continue
+        _, python = _strip_magics(source)
+        try:
+            tokens = list(tokenize.generate_tokens(io.StringIO(python).readline))
+        except (tokenize.TokenError, IndentationError, SyntaxError):
+            continue
+        for tok in tokens:
+            text = tok.string
+            if tok.type == tokenize.COMMENT and not text.lstrip("# ").startswith(_MARKERS[0][4:]):
+                parts.append(_NOT_PROSE.sub(" ", text))
+            elif tok.type == tokenize.STRING or tok.type == getattr(tokenize, "FSTRING_MIDDLE", -1):
+                if not re.fullmatch(r"[rbfuRBFU]*(['\"]{1,3})[\w.:%-]*\1", text):  # not an identifier-like string
+                    parts.append(re.sub(r"\{[^{}]*\}", " ", text))
+    return "\n".join(parts)
+
+
+def hangul_share(text: str) -> tuple[int, int]:
+    """(Hangul letters, Latin letters) in ``text``: one Hangul syllable counts as one letter."""
+    return len(_HANGUL.findall(text)), len(_LATIN.findall(text))

@@ -11,8 +11,19 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .colab import SETUP_CELL_ID, _cells, _source, add_setup_cell, check_names, colab_setup_source, student_readme  # noqa: F401
+from .colab import (  # noqa: F401
+    README_TEMPLATE,
+    SETUP_CELL_ID,
+    _cells,
+    _source,
+    add_setup_cell,
+    check_names,
+    colab_setup_source,
+    readmes,
+    student_readme,
+)
 from .course import RELEASE, SOURCE, assignments, release
+from .editions import language_of
 
 
 class ExportError(RuntimeError):
@@ -239,12 +250,13 @@ def _clear(dest: Path) -> None:
             shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
 
 
-def _write_tree(root: Path, fresh: Path, dest: Path, names: list[str], repo: str, branch: str) -> list[Path]:
+def _write_tree(root: Path, fresh: Path, dest: Path, names: list[str], repo: str, branch: str,
+                edition: str = "both") -> list[Path]:
     """Copy the fresh release of ``names`` (each notebook with the Colab set-up cell first) and the rest of
     STUDENT_TREE to ``dest``, and write the student README; returns the files written."""
     import shutil
 
-    junk = shutil.ignore_patterns(*_JUNK, "README.student.md")
+    junk = shutil.ignore_patterns(*_JUNK, "README.student*.md")
     for name in STUDENT_TREE:
         src = root / name
         if name == RELEASE:
@@ -260,14 +272,20 @@ def _write_tree(root: Path, fresh: Path, dest: Path, names: list[str], repo: str
         else:
             shutil.copy2(src, dest / name)
     _student_pyproject(dest / "pyproject.toml")
-    template = (root / "binder" / "README.student.md").read_text(encoding="utf-8")
-    (dest / "README.md").write_text(student_readme(template, dest / RELEASE, names, repo, branch), encoding="utf-8")
+    for language, filename in readmes(edition):
+        template = (root / "binder" / README_TEMPLATE[language]).read_text(encoding="utf-8")
+        text = student_readme(template, dest / RELEASE, [n for n in names if language_of(root, n) == language],
+                              repo, branch, language)
+        (dest / filename).write_text(text, encoding="utf-8")
     return sorted(p for p in dest.rglob("*") if p.is_file() and ".git" not in p.relative_to(dest).parts)
 
 
 def export_student(root: Path, dest: Path, *, overwrite: bool = False, repo: str = "OWNER/REPO",
-                   names: list[str] | None = None, branch: str = "main") -> list[Path]:
+                   names: list[str] | None = None, branch: str = "main", edition: str = "both") -> list[Path]:
     """Write the student-facing tree to ``dest``; returns the files written.
+
+    ``edition`` ("en", "ko" or "both"): which editions of the notebooks the students get. README.md is in the
+    language of the edition (English for both), and with both, README.ko.md is the Korean one.
 
     ``names`` limits course/ to the assignments released so far (default: every folder in course/). ``repo``
     (owner/name on GitHub) and ``branch`` are where the export will be pushed: the README's Binder badge and
@@ -302,7 +320,13 @@ def export_student(root: Path, dest: Path, *, overwrite: bool = False, repo: str
         raise ExportError(f"no released assignment named {', '.join(unknown)}; course/ has {', '.join(released)}")
     if dest.exists() and any(p.name != ".git" for p in dest.iterdir()) and not overwrite:
         raise ExportError(f"{dest} is not empty; pass --overwrite to replace its contents (.git is kept)")
-    names = list(dict.fromkeys(names or released))
+    from .editions import expand
+
+    asked = list(dict.fromkeys(names or []))
+    names = expand(asked, released, edition)
+    if not names:
+        raise ExportError(f"course/ has no {edition} edition of {', '.join(asked) or 'any assignment'}: run "
+                          f"`bpcourse release --edition {edition}` first")
 
     with tempfile.TemporaryDirectory(prefix="bpcourse-export-") as scratch:
         fresh = _fresh_release(root, names, Path(scratch))
@@ -311,7 +335,7 @@ def export_student(root: Path, dest: Path, *, overwrite: bool = False, repo: str
             raise _stale_release_error(stale)
         dest.mkdir(parents=True, exist_ok=True)
         _clear(dest)
-        written = _write_tree(root, fresh, dest, names, repo, branch)
+        written = _write_tree(root, fresh, dest, names, repo, branch, edition)
 
     secret, shown = _secrets(root)
     leaks = _leaks(dest, written, secret, shown)

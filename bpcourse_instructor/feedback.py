@@ -14,12 +14,21 @@ from nbconvert.preprocessors import Preprocessor
 from nbgrader.preprocessors import ClearHiddenTests as _NbgraderClearHiddenTests
 from traitlets import Bool, List
 
+from bpcourse.i18n import N_, translate
+
+from .editions import language_of_notebook
+
 # An absolute path, as nbconvert's HTMLExporter.template_file accepts: nbconvert adds its folder to the template
 # path, and the template extends nbgrader's "feedback" template (template_name stays "feedback", which
 # nbgrader's API insists on).
 FEEDBACK_TEMPLATE = str(Path(__file__).resolve().parent / "templates" / "feedback" / "exercises.html.j2")
 # The formgrader's page, where long check messages wrap (nbgrader's "formgrade" template, extended).
 FORMGRADE_TEMPLATE = str(Path(__file__).resolve().parent / "templates" / "formgrade" / "wrapping.html.j2")
+
+
+# The page's own words, in the language of the notebook's edition (resources["bpcourse_words"]).
+WORDS = [N_("Score"), N_("Test cell"), N_("Coding free-response"), N_("Written response"), N_("Task"), N_("Comment"),
+         N_("Late submission penalty")]
 
 
 class ExerciseNames(Preprocessor):
@@ -43,6 +52,8 @@ class ExerciseNames(Preprocessor):
             names = names_for(Path(coursedir.root), info["assignment"], info["notebook"],
                               (coursedir.source_directory, coursedir.release_directory))
         resources["bpcourse_exercises"] = names
+        language = language_of_notebook(nb)
+        resources["bpcourse_words"] = {word: translate(word, language) for word in WORDS}
         return nb, resources
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from . import preparation, traces
 from .course import coursedir, nbgrader_api, nbgrader_config
+from .editions import language_of
 from .execute import RobustExecute
 from .judge import LOG as JUDGE_LOG
 from .kernel import MEMORY_CAP, CappedKernelManager
@@ -178,7 +179,9 @@ def _grade(root, assignment, students, *, workers, timeout, memory_cap, progress
     if cluster:  # before anything is staged: an unreachable or unfit cluster stops the run with the reason
         from .cluster import connect
         client, confined = connect(cluster, needs_mnist, confine)
-    outcomes = {(a, s): Outcome(a, s, confined=confined) for a in names for s in (students or students_of(root, a))}
+    languages = {a: language_of(root, a) for a in names}  # each student's summary line is in their edition's
+    outcomes = {(a, s): Outcome(a, s, confined=confined, language=languages[a])
+                for a in names for s in (students or students_of(root, a))}
     ready = []
     for key, o in outcomes.items():
         try:

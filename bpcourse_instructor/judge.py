@@ -97,8 +97,13 @@ class JudgeHiddenTests(Preprocessor):
         self._log, self.overruled = log, []  # overruled: (grade_id, message) of the last notebook
 
     def preprocess(self, nb, resources):
+        from bpcourse.i18n import using
+
+        from .editions import language_of_notebook
+
         self.overruled = []
-        nb, resources = super().preprocess(nb, resources)
+        with using(language_of_notebook(nb)):  # a Korean notebook's replayed checks fail in Korean
+            nb, resources = super().preprocess(nb, resources)
         if self._log:
             log_overruled(resources.get("nbgrader", {}), self.overruled)
         return nb, resources

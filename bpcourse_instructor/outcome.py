@@ -8,6 +8,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bpcourse.i18n import translate
+
 from .inert import printable
 
 
@@ -27,6 +29,10 @@ class Outcome:
     names: dict[str, str] = field(default_factory=dict)  # grade_id -> exercise name (bpcourse_instructor.exercises)
     seconds_late: float = 0.0   # after the due date in nbgrader's gradebook (timestamp.txt of the hand-in)
     late_penalty: float = 0.0   # points nbgrader's late-submission plugin took off (score is after it)
+    language: str = "en"        # the edition the student worked in: their line of the summary is in it
+
+    def _(self, text: str, **fields) -> str:
+        return translate(text, self.language, **fields)
 
     def lateness(self) -> str:
         """"late by 2 h 05 min, -1 point" when the hand-in came after the due date, else ""."""
@@ -34,10 +40,15 @@ class Outcome:
             return ""
         minutes = int(round(self.seconds_late / 60))
         days, rest = divmod(minutes, 24 * 60)
-        when = (f"{days} d " if days else "") + f"{rest // 60} h {rest % 60:02d} min"
-        cost = (f", -{self.late_penalty:g} point{'s' if self.late_penalty != 1 else ''} for it (nbgrader's late "
-                "penalty, taken off the score shown, as in grades.csv)" if self.late_penalty else ", no penalty")
-        return f"late by {when}{cost}"
+        when = (self._("{days} d ", days=days) if days else "") + self._("{hours} h {minutes:02d} min",
+                                                                         hours=rest // 60, minutes=rest % 60)
+        if not self.late_penalty:
+            return self._("late by {when}, no penalty", when=when)
+        if self.late_penalty == 1:
+            return self._("late by {when}, -1 point for it (nbgrader's late penalty, taken off the score shown, as in "
+                          "grades.csv)", when=when)
+        return self._("late by {when}, -{points:g} points for it (nbgrader's late penalty, taken off the score "
+                      "shown, as in grades.csv)", when=when, points=self.late_penalty)
 
     def lost(self) -> str:
         """The exercises that lost points, by name, in notebook order: "Exercise 3 — MaxLayer (0/2)"."""
@@ -108,19 +119,24 @@ def _coverage() -> str:
     return ", ".join(on) + "; not " + ", ".join(off) + abi
 
 
+def _student_line(o: Outcome) -> str:
+    """One graded student's line of the summary, in the language of the edition they worked in."""
+    return (f"  {o.assignment} {o.student}: {o.score:g}/{o.max_score:g}"
+            + (f"  {o.lateness()}" if o.lateness() else "")
+            + (o._("  lost: {exercises}", exercises=o.lost()) if o.lost() else "")
+            + (f"  ({'; '.join(o.changes)})" if o.changes else "")
+            + (o._("  [passed in the kernel but not on replay: {cells}; see the feedback]",
+                   cells=", ".join(o.overruled)) if o.overruled else ""))
+
+
 def summary(outcomes: list[Outcome], export: str | None = "grades.csv") -> str:
     graded = [o for o in outcomes if not o.problem]
     failed = [o for o in outcomes if o.problem]
     lines = [f"graded {len(graded)} of {len(outcomes)} submissions"]
-    lines += [f"  {o.assignment} {o.student}: {o.score:g}/{o.max_score:g}"
-              + (f"  {o.lateness()}" if o.lateness() else "")
-              + (f"  lost: {o.lost()}" if o.lost() else "")
-              + (f"  ({'; '.join(o.changes)})" if o.changes else "")
-              + (f"  [passed in the kernel but not on replay: {', '.join(o.overruled)}; see the feedback]"
-                 if o.overruled else "") for o in graded]
+    lines += [_student_line(o) for o in graded]
     if failed:
         lines.append(f"could not grade {len(failed)}:")
-        lines += [f"  {o.assignment} {o.student}: {o.problem}" for o in failed]
+        lines += [f"  {o.assignment} {o.student}: {o.problem}" for o in failed]  # for the instructor: English
         if any(o.confined == "yes" and "nbgrader failed" in o.problem for o in failed):
             lines.append("  (if a kernel could not start, build/grading/kernels.log says why; --no-confine "
                          "grades without confining kernels)")

@@ -28,6 +28,8 @@ import re
 
 from nbgrader.preprocessors import ClearSolutions
 
+from bpcourse.i18n import N_
+
 PLANTED = "# planted:"
 _DEF = re.compile(r"^(\s*)(?:async\s+)?(def|class)\s+([A-Za-z_]\w*)")
 
@@ -60,10 +62,25 @@ def planted(lines: list[str], begin: str, end: str) -> list[list[str]]:
     return regions
 
 
+STUB = N_("{name} is not written yet: replace this line with your code")
+YOUR_CODE = N_("# YOUR CODE HERE")
+
+
 class NamedStubs(ClearSolutions):
-    """ClearSolutions whose Python stubs name the function they stand in."""
+    """ClearSolutions whose Python stubs name the function they stand in, in the notebook's edition's language
+    (``bpcourse.i18n``: the Korean edition's stubs say so in Korean)."""
+
+    edition = "en"
+
+    def preprocess(self, nb, resources):
+        from .editions import language_of_notebook
+
+        self.edition = language_of_notebook(nb)
+        return super().preprocess(nb, resources)
 
     def _replace_solution_region(self, cell, language: str) -> bool:
+        from bpcourse.i18n import translate
+
         lines = cell.source.split("\n")
         owners = [owner(lines, i) for i, line in enumerate(lines) if self.begin_solution_delimeter in line]
         given = iter(planted(lines, self.begin_solution_delimeter, self.end_solution_delimeter))
@@ -78,14 +95,15 @@ class NamedStubs(ClearSolutions):
                 code = next(given, [])
                 if code:
                     next(names, "")
-                    if out and out[-1].strip() == "# YOUR CODE HERE":
+                    if out and out[-1].strip() in (YOUR_CODE, translate(YOUR_CODE, self.edition)):
                         out.pop()
                     indent = line[: len(line) - len(line.lstrip())]
                     out.extend(indent + c if c else "" for c in code)
                     continue
-                name = next(names, "") or f"the exercise {grade_id!r}"
-                line = line.replace(plain, f'raise NotImplementedError("{name} is not written yet: '
-                                          'replace this line with your code")')
+                name = next(names, "") or translate("the exercise {grade_id!r}", self.edition, grade_id=grade_id)
+                line = line.replace(plain, f'raise NotImplementedError("{translate(STUB, self.edition, name=name)}")')
+            elif line.strip() == YOUR_CODE:
+                line = line.replace(YOUR_CODE, translate(YOUR_CODE, self.edition))
             out.append(line)
         cell.source = "\n".join(out)
         return replaced

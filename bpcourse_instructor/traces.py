@@ -17,17 +17,21 @@ from pathlib import Path
 
 import nbformat
 
+from bpcourse.i18n import N_, translate
+
 from .course import RELEASE
+from .editions import language_of_notebook
 from .staging import NOTE_TAG, inert_text, plain_name
 
 # Error outputs the executor writes (bpcourse_instructor.execute) or nbclient raises, by name.
 EVENTS = {"KernelDied", "TimeBudget", "CellTimeoutError"}
-OVERRULED = ("This check passed inside your notebook's kernel, but not when the grader ran it again on its own "
-             "(something in the notebook changed what the check saw), so it scores 0. The message in the check "
-             "cell says what the check found.")
-REPAIRED = "The grader changed your hand-in before grading it: {}."
-NOT_GRADED = ("Your hand-in could not be graded ({}), so every exercise scores 0 for now. This page is the "
-              "released notebook, not yours; your instructor has been told.")
+OVERRULED = N_("This check passed inside your notebook's kernel, but not when the grader ran it again on its own "
+               "(something in the notebook changed what the check saw), so it scores 0. The message in the check "
+               "cell says what the check found.")
+REPAIRED = N_("The grader changed your hand-in before grading it: {changes}.")
+NOT_GRADED = N_("Your hand-in could not be graded ({reason}), so every exercise scores 0 for now. This page is the "
+                "released notebook, not yours; your instructor has been told.")
+NOTE = N_("**Note from the grader.** {sentence}")
 
 
 def _graded(cell) -> dict:
@@ -40,6 +44,7 @@ def notes(nb, overruled: list[str], changes: list[str]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     owner = None
     first = _first_solution(nb)
+    language = language_of_notebook(nb)
     for cell in nb.cells:
         meta = _graded(cell)
         if meta.get("solution"):
@@ -48,14 +53,14 @@ def notes(nb, overruled: list[str], changes: list[str]) -> dict[str, list[str]]:
         target = owner if meta.get("grade") and not meta.get("solution") else (gid if meta.get("solution") else None)
         if target is None:
             continue
-        label = "" if target == gid else f"The check {gid}: "
+        label = "" if target == gid else translate("The check {gid}: ", language, gid=gid)
         for o in cell.get("outputs", []):
             if o.get("output_type") == "error" and o.get("ename") in EVENTS:
                 out.setdefault(target, []).append(f"{label}{o.get('ename')}: {o.get('evalue', '')}")
         if gid in overruled:
-            out.setdefault(target, []).append(f"{label}{OVERRULED}")
+            out.setdefault(target, []).append(f"{label}{translate(OVERRULED, language)}")
     if changes and first:
-        out.setdefault(first, []).insert(0, REPAIRED.format("; ".join(changes)))
+        out.setdefault(first, []).insert(0, translate(REPAIRED, language, changes="; ".join(changes)))
     return out
 
 
@@ -82,9 +87,10 @@ def placeholder(gb, root: Path, outcome, reason: str) -> None:
     released = Path(root) / RELEASE / a / f"{a}.ipynb"
     if not (plain_name(a) and plain_name(s) and released.is_file()):  # no page to write; the summary says why
         return
-    sentence = NOT_GRADED.format(inert_text(reason[:500]))
     nb = nbformat.read(released, as_version=4)
-    note = nbformat.v4.new_markdown_cell(f"**Note from the grader.** {sentence}")
+    language = language_of_notebook(nb)
+    sentence = translate(NOT_GRADED, language, reason=inert_text(reason[:500]))
+    note = nbformat.v4.new_markdown_cell(translate(NOTE, language, sentence=sentence))
     note.metadata["tags"] = [NOTE_TAG]
     nb.cells.insert(0, note)
     folder = Path(root) / "autograded" / s / a
@@ -107,5 +113,5 @@ def _first_solution(nb) -> str | None:
 
 def is_placeholder(submission) -> bool:
     """Whether a gradebook submission is a :func:`placeholder` (so it holds no points of an earlier grading)."""
-    start = NOT_GRADED.split("{")[0]
-    return any((c.auto_comment or "").startswith(start) for nb in submission.notebooks for c in nb.comments)
+    starts = tuple(translate(NOT_GRADED, language).split("{")[0] for language in ("en", "ko"))
+    return any((c.auto_comment or "").startswith(starts) for nb in submission.notebooks for c in nb.comments)

@@ -14,7 +14,7 @@ SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist"
 # Notebook 07 and the kernels the tests start read MNIST from here instead of downloading it.
 if SHARED_MNIST.is_dir():
     os.environ.setdefault("BPCOURSE_DATA_DIR", str(SHARED_MNIST))
-NEEDS_MNIST = {"07_two_layer_net"}
+NEEDS_MNIST = {"07_two_layer_net", "07_two_layer_net_ko"}  # both editions train on it
 
 
 def skip_without_mnist(name: str) -> None:

@@ -28,7 +28,7 @@ def test_events_go_to_the_solution_cell_of_their_exercise():
     ])
     got = traces.notes(nb, overruled=["test_b"], changes=["cell 'test_a' was deleted; restored"])
     assert got == {
-        "a": [traces.REPAIRED.format("cell 'test_a' was deleted; restored"),
+        "a": [traces.REPAIRED.format(changes="cell 'test_a' was deleted; restored"),
               "The check test_a: KernelDied: the kernel died"],
         "b": ["TimeBudget: not run", f"The check test_b: {traces.OVERRULED}"],
     }
