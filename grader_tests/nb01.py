@@ -28,6 +28,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from bpcourse import mistakes
+from bpcourse.i18n import N_, tr
 
 from ._core import Failure, as_number, call, expect_true, hidden_check, kind, rng, tolerances
 
@@ -200,19 +201,19 @@ def number_problem(value) -> str:
     """'' if ``value`` is one real number (int, float, a NumPy integer or floating scalar, an array holding
     one such number), else what it is instead, for a message."""
     if isinstance(value, (bool, np.bool_)):
-        return f"a bool ({value!r}), not a number"
+        return tr("a bool ({value!r}), not a number", value=value)
     if type(value) in (int, float) or isinstance(value, (np.integer, np.floating)):
         return ""
     if isinstance(value, np.ndarray):
         if value.dtype.kind not in "iuf":
-            return f"an array of {value.dtype} ({value!r:.60})"
-        return "" if value.size == 1 else f"an array of shape {value.shape}, not one number"
+            return tr("an array of {dtype} ({value!r:.60})", dtype=value.dtype, value=value)
+        return "" if value.size == 1 else tr("an array of shape {shape}, not one number", shape=value.shape)
     if value is None:
-        return "None (was it computed and returned?)"
+        return tr("None (was it computed and returned?)")
     if isinstance(value, (complex, np.complexfloating)):
-        return f"a complex number ({value!r})"
+        return tr("a complex number ({value!r})", value=value)
     if isinstance(value, str):
-        return f"the text {value!r:.60} (a str), not a number"
+        return tr("the text {value!r:.60} (a str), not a number", value=value)
     return f"{kind(value)}: {value!r:.80}"
 
 
@@ -221,25 +222,30 @@ def real(value, what: str) -> float:
     __tracebackhide__ = True
     problem = number_problem(value)
     if problem:
-        raise Failure(f"{what} should be a number, got {problem}.")
+        raise Failure(tr("{what} should be a number, got {problem}.", what=what, problem=problem))
     return as_number(value, what)  # float16 fails here, with the reason
 
 
 def _lookup(table, name: str, fn: str, quantity: str):
-    """(the entry for ``name`` as a float, the entry as returned: its precision sets the tolerance)."""
+    """(the entry for ``name`` as a float, the entry as returned: its precision sets the tolerance).
+
+    ``quantity`` is an ``N_`` template ("value", "gradient"), translated here.
+    """
     __tracebackhide__ = True
+    quantity = tr(quantity)
     if not isinstance(table, dict):
         pairs = isinstance(table, (list, tuple)) and table and all(
             isinstance(p, (list, tuple)) and len(p) == 2 for p in table)
-        hint = "\nHint: these look like (name, value) pairs: dict(pairs) makes the dict." if pairs else ""
-        raise Failure(f"{fn} should return a dict (node name -> {quantity}), got {kind(table)}: "
-                      f"{table!r:.80}{hint}")
+        hint = "\n" + tr("Hint: these look like (name, value) pairs: dict(pairs) makes the dict.") if pairs else ""
+        raise Failure(tr("{fn} should return a dict (node name -> {quantity}), got {kind}: {table!r:.80}{hint}",
+                         fn=fn, quantity=quantity, kind=kind(table), table=table, hint=hint))
     try:
         v = table[name]
     except (KeyError, TypeError):
-        raise Failure(f"{fn} returned no {quantity} for node '{name}': it should have an entry for every "
-                      f"node (it has {sorted(map(str, table.keys()))}).") from None
-    return real(v, f"{fn}: the {quantity} of node '{name}'"), v
+        raise Failure(tr("{fn} returned no {quantity} for node '{name}': it should have an entry for every "
+                         "node (it has {names}).", fn=fn, quantity=quantity, name=name,
+                         names=sorted(map(str, table.keys())))) from None
+    return real(v, tr("{fn}: the {quantity} of node '{name}'", fn=fn, quantity=quantity, name=name)), v
 
 
 def _agrees(got: float, raw, expected: float, what: str, rtol: float, atol: float) -> bool:
@@ -266,19 +272,21 @@ def _check_forward_on(forward, nodes, inputs) -> None:
     __tracebackhide__ = True
     expected = _evaluate(nodes, inputs)
     got = call(returning_plain, forward, *_fresh(nodes, inputs),
-               what=f"forward(nodes, inputs) on the graph {_show(nodes)}")
+               what=tr("forward(nodes, inputs) on the graph {graph}", graph=_show(nodes)))
     for name, op, parents in nodes:
-        v, raw = _lookup(got, name, "forward(nodes, inputs)", "value")
-        if _agrees(v, raw, expected[name], f"forward(nodes, inputs): the value of node '{name}'", 1e-7, 1e-9):
+        v, raw = _lookup(got, name, "forward(nodes, inputs)", N_("value"))
+        what = tr("{fn}: the {quantity} of node '{name}'", fn="forward(nodes, inputs)", quantity=tr("value"),
+                  name=name)
+        if _agrees(v, raw, expected[name], what, 1e-7, 1e-9):
             continue
         if op is None:
-            raise Failure(f"forward(nodes, inputs): input node '{name}' should hold inputs['{name}'] = "
-                          f"{expected[name]:.6g}, got {v:.6g}.")
+            raise Failure(tr("forward(nodes, inputs): input node '{name}' should hold inputs['{name}'] = "
+                             "{expected:.6g}, got {got:.6g}.", name=name, expected=expected[name], got=v))
         args = ", ".join(f"{p} = {expected[p]:.6g}" for p in dict.fromkeys(parents))
-        raise Failure(f"forward(nodes, inputs): node '{name}' = {_formula(op, parents)} with {args} "
-                      f"should be {expected[name]:.6g}, got {v:.6g}.\nGraph: {_show(nodes)}"
-                      "\nHint: evaluate each node with OPS[op][0] applied to its parents' values, "
-                      "in list order.")
+        raise Failure(tr("forward(nodes, inputs): node '{name}' = {formula} with {args} should be {expected:.6g}, "
+                         "got {got:.6g}.\nGraph: {graph}\nHint: evaluate each node with OPS[op][0] applied to its "
+                         "parents' values, in list order.", name=name, formula=_formula(op, parents), args=args,
+                         expected=expected[name], got=v, graph=_show(nodes)))
 
 
 @hidden_check
@@ -309,11 +317,11 @@ def _hint(j, got, expected, kids, nodes_by_name, values, grads_ok) -> str:
         return mistakes.BRANCH_OVERWRITTEN(j, [c for c, _ in edges])
     upstream_matters = any(not _close(grads_ok[c], 1.0, 1e-9, 0) for c, _ in edges)
     if upstream_matters and _close(got, sum(partials), 1e-4, 1e-6):
-        return mistakes.UPSTREAM_SUM
+        return tr(mistakes.UPSTREAM_SUM)
     if got == 0 and expected != 0:
-        return mistakes.REVERSE_ORDER
+        return tr(mistakes.REVERSE_ORDER)
     if _close(got, -expected, 1e-4, 1e-6):
-        return "it has the right size but the wrong sign."
+        return tr("it has the right size but the wrong sign.")
     return ""
 
 
@@ -330,28 +338,28 @@ def check_backward(backward, forward=None) -> None:
         values = _evaluate(nodes, inputs)
         try:
             table = call(returning_plain, backward, *_fresh(nodes, values),
-                         what=f"backward(nodes, values) on the graph {_show(nodes)}")
+                         what=tr("backward(nodes, values) on the graph {graph}", graph=_show(nodes)))
         except Failure as exc:
             if "KeyError" in str(exc):
-                raise Failure(f"{exc}\nHint: {mistakes.READ_TOO_EARLY}") from None
+                raise Failure(tr("{error}\nHint: {hint}", error=str(exc), hint=tr(mistakes.READ_TOO_EARLY))) from None
             raise
         out = nodes[-1][0]
-        g_out, raw = _lookup(table, out, "backward(nodes, values)", "gradient")
+        g_out, raw = _lookup(table, out, "backward(nodes, values)", N_("gradient"))
         expect_true(_agrees(g_out, raw, 1.0, f"backward(nodes, values): grad_table['{out}']", 1e-9, 1e-12),
-                    f"backward(nodes, values): grad_table['{out}'] for the output node should be 1 "
-                    f"(d {out} / d {out}), got {g_out:.6g}.")
+                    tr("backward(nodes, values): grad_table['{out}'] for the output node should be 1 "
+                       "(d {out} / d {out}), got {got:.6g}.", out=out, got=g_out))
         kids, by_name = _children(nodes), {n: (n, op, ps) for n, op, ps in nodes}
         right = {out: 1.0}
         for j, _, _ in reversed(nodes[:-1]):
-            got, raw = _lookup(table, j, "backward(nodes, values)", "gradient")
+            got, raw = _lookup(table, j, "backward(nodes, values)", N_("gradient"))
             expected = _numeric_grad(nodes, inputs, values, j)
             if _agrees(got, raw, expected, f"backward(nodes, values): grad_table['{j}']", 1e-4, 1e-6):
                 right[j] = expected
                 continue
             hint = _hint(j, got, expected, kids, by_name, values, right)
-            raise Failure(f"backward(nodes, values): grad_table['{j}'] (d {out} / d {j}) is wrong: expected "
-                          f"{expected:.6g} (checked against numerical gradients of the graph's formulas), "
-                          f"got {got:.6g}."
-                          f"\nGraph: {_show(nodes)}\nValues: "
-                          + ", ".join(f"{n} = {values[n]:.4g}" for n, _, _ in nodes)
-                          + (f"\nHint: {hint}" if hint else ""))
+            raise Failure(tr("backward(nodes, values): grad_table['{name}'] (d {out} / d {name}) is wrong: expected "
+                             "{expected:.6g} (checked against numerical gradients of the graph's formulas), "
+                             "got {got:.6g}.\nGraph: {graph}\nValues: {values}", name=j, out=out,
+                             expected=expected, got=got, graph=_show(nodes),
+                             values=", ".join(f"{n} = {values[n]:.4g}" for n, _, _ in nodes))
+                          + ("\n" + tr("Hint: {hint}", hint=hint) if hint else ""))
