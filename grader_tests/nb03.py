@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from bpcourse import mistakes
+from bpcourse.i18n import tr
 
 from ._core import (
     CASES,
@@ -110,14 +111,16 @@ def check_mul_layer(MulLayer):
     mul_tax = call(MulLayer, what="creating MulLayer")
     apple_price = call(mul_apple.forward, APPLE, APPLE_NUM, what="mul_apple_layer.forward(apple, apple_num)")
     price = call(mul_tax.forward, apple_price, TAX, what="mul_tax_layer.forward(apple_price, tax)")
-    expect_close(price, APPLE * APPLE_NUM * TAX, "buy apple: price")
+    expect_close(price, APPLE * APPLE_NUM * TAX, tr("buy apple: price"))
     grads_tax = call(mul_tax.backward, 1, what="mul_tax_layer.backward(1)")
     expect_true(isinstance(grads_tax, (tuple, list)) and len(grads_tax) == 2,
-                f"buy apple: mul_tax_layer.backward(1) should return (dapple_price, dtax), got {grads_tax!r:.80}.")
+                tr("buy apple: mul_tax_layer.backward(1) should return (dapple_price, dtax), got {got!r:.80}.",
+                   got=grads_tax))
     dapple_price, dtax = grads_tax
     grads_apple = call(mul_apple.backward, dapple_price, what="mul_apple_layer.backward(dapple_price)")
     expect_true(isinstance(grads_apple, (tuple, list)) and len(grads_apple) == 2,
-                f"buy apple: mul_apple_layer.backward should return (dapple, dapple_num), got {grads_apple!r:.80}.")
+                tr("buy apple: mul_apple_layer.backward should return (dapple, dapple_num), got {got!r:.80}.",
+                   got=grads_apple))
     dapple, dapple_num = grads_apple
 
     # The expected gradients are central differences of the formula price = apple * apple_num * tax.
@@ -127,7 +130,7 @@ def check_mul_layer(MulLayer):
     for got, want, what in [(dapple, expected[0], "d apple"), (dapple_num, expected[1], "d apple_num"),
                             (dtax, expected[2], "d tax")]:
         try:
-            expect_close(got, want, f"buy apple: {what}")
+            expect_close(got, want, tr("buy apple: {what}", what=what))
         except Failure as exc:
             # The single-layer cases passed, so a wrong chain points at state shared between objects.
             raise Failure(_replace_hint(str(exc), state_hint)) from None
@@ -154,17 +157,18 @@ def check_add_layer(AddLayer):
     layer = call(AddLayer, what="creating AddLayer")
     all_price = call(layer.forward, apple_price, orange_price,
                      what="add_apple_orange_layer.forward(apple_price, orange_price)")
-    expect_close(all_price, apple_price + orange_price, "buy apple and orange: all_price")
-    expect_close(all_price * TAX, (apple_price + orange_price) * TAX, "buy apple and orange: price")
+    expect_close(all_price, apple_price + orange_price, tr("buy apple and orange: all_price"))
+    expect_close(all_price * TAX, (apple_price + orange_price) * TAX, tr("buy apple and orange: price"))
     # Upstream gradient and expected gradients: central differences of the formula.
     dall_price = float(num_vjp(lambda s: s * TAX, np.float64(apple_price + orange_price), np.float64(1.0)))
     expected = num_vjp(lambda v: (v[0] + v[1]) * TAX, np.array([apple_price, orange_price], dtype=np.float64),
                        np.float64(1.0))
     grads = call(layer.backward, dall_price, what="add_apple_orange_layer.backward(dall_price)")
     expect_true(isinstance(grads, (tuple, list)) and len(grads) == 2,
-                f"buy apple and orange: backward should return (dapple_price, dorange_price), got {grads!r:.80}.")
-    expect_close(grads[0], expected[0], "buy apple and orange: d apple_price", hints=_ADD_HINTS)
-    expect_close(grads[1], expected[1], "buy apple and orange: d orange_price", hints=_ADD_HINTS)
+                tr("buy apple and orange: backward should return (dapple_price, dorange_price), got {got!r:.80}.",
+                   got=grads))
+    expect_close(grads[0], expected[0], tr("buy apple and orange: d apple_price"), hints=_ADD_HINTS)
+    expect_close(grads[1], expected[1], tr("buy apple and orange: d orange_price"), hints=_ADD_HINTS)
 
 
 # ----------------------------------------------------------------------------- max
@@ -193,6 +197,6 @@ def check_max_layer(MaxLayer):
     given = dout.copy()
     call(layer.backward, given, what="MaxLayer.backward")
     expect_true(np.array_equal(given, dout),
-                "MaxLayer.backward changed the dout array it was given. Build new arrays for dx and dy "
-                "(e.g. dout * mask) instead of writing zeros into dout: upstream, the same array may also "
-                "be used by another branch.")
+                tr("MaxLayer.backward changed the dout array it was given. Build new arrays for dx and dy "
+                   "(e.g. dout * mask) instead of writing zeros into dout: upstream, the same array may also "
+                   "be used by another branch."))

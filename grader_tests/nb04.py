@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from bpcourse import mistakes
+from bpcourse.i18n import tr
 
 from ._core import (
     CASES,
@@ -142,4 +143,4 @@ def check_sigmoid(Sigmoid):
     try:
         _check_cases(Sigmoid, "Sigmoid", [("large", LARGE)], _sigmoid, _SIGMOID_TEXT, _large_diagnose)
     except Failure as exc:
-        raise Failure(f"On large inputs x = {LARGE.tolist()}: {exc}") from None
+        raise Failure(tr("On large inputs x = {x}: {message}", x=LARGE.tolist(), message=exc)) from None
