@@ -13,10 +13,23 @@ import math
 import numpy as np
 
 from bpcourse import _mistakes_deep, mistakes
+from bpcourse.i18n import N_, tr
 
 from ._core import Failure, call, expect_close, expect_true, rng
 
 H = 1e-6
+
+
+def _hint(hint: str) -> str:
+    """The hint line a message ends with (nothing without a hint)."""
+    return tr("\nHint: {hint}", hint=hint) if hint else ""
+
+
+def _without_hint(message: str) -> str:
+    """A failure message without its hint, in either edition."""
+    for marker in ("\nHint:", tr("\nHint:")):
+        message = message.split(marker)[0]
+    return message
 
 # op -> (how the student's Values compute it, our formula)
 _OPS = {
@@ -146,65 +159,71 @@ def _check_ops(Value, gen) -> None:
             if op == "relu":
                 xs = [(1 if trial % 2 else -1) * abs(xs[0])]
             start, dout = float(gen.uniform(0.5, 2.0)), float(gen.uniform(-2.0, 2.0))
-            shown = f"{op} at {', '.join(f'{x:.4g}' for x in xs)}"
-            res = call(_k_op, Value, op, xs, start, dout, what=f"the Value op {shown}")
-            expect_true(res["value"], f"the op {shown} should return a Value.")
-            expect_close(res["data"], _OPS[op][1](*xs), f"the op {shown}: out.data", rtol=1e-9, atol=1e-12)
+            shown = tr("{op} at {xs}", op=op, xs=", ".join(f"{x:.4g}" for x in xs))
+            res = call(_k_op, Value, op, xs, start, dout, what=tr("the Value op {shown}", shown=shown))
+            expect_true(res["value"], tr("the op {shown} should return a Value.", shown=shown))
+            expect_close(res["data"], _OPS[op][1](*xs), tr("the op {shown}: out.data", shown=shown), rtol=1e-9,
+                         atol=1e-12)
             expect_true(res["prev"] == list(range(n)),
-                        f"the op {shown}: out._prev should hold its input Value{'s' if n > 1 else ''}, so backward() "
-                        "can find the graph.")
+                        tr("the op {shown}: out._prev should hold its input Values, so backward() can find the graph.",
+                           shown=shown) if n > 1 else
+                        tr("the op {shown}: out._prev should hold its input Value, so backward() can find the graph.",
+                           shown=shown))
             want = [start + dout * d for d in _partials(op, xs)]
             hint = _mistakes_deep.value_op(op, xs, start, dout, res["grads"])
             try:
-                expect_close(res["grads"], want, f"the op {shown}: after out._backward() with out.grad = {dout:.4g}, "
-                             f"the inputs' grads (which were {start:.4g} before; checked against numerical "
-                             "gradients of the formula)", rtol=1e-5, atol=1e-7)
+                expect_close(res["grads"], want, tr("the op {shown}: after out._backward() with out.grad = "
+                                                    "{dout:.4g}, the inputs' grads (which were {start:.4g} before; "
+                                                    "checked against numerical gradients of the formula)",
+                                                    shown=shown, dout=dout, start=start), rtol=1e-5, atol=1e-7)
             except Failure as exc:
-                raise Failure(str(exc).split("\nHint:")[0] + (f"\nHint: {hint}" if hint else "")) from None
+                raise Failure(_without_hint(str(exc)) + _hint(hint)) from None
     for op, times in (("×", lambda a: 2 * a), ("+", lambda a: 2.0)):
         x, dout = float(gen.uniform(0.5, 2.0)), float(gen.uniform(0.5, 2.0))
         got = call(_k_reuse, Value, op, x, dout, what=f"a {op} a")
         want = dout * times(x)
         if not np.isclose(got, want, rtol=1e-6):
-            hint = mistakes.VALUE_OVERWRITES if np.isclose(got, want / 2, rtol=1e-6) else ""
-            raise Failure(f"a {op} a with a = {x:.4g}: a feeds both inputs of the op, so after out._backward() with "
-                          f"out.grad = {dout:.4g}, a.grad should be {want:.6g}; got {got:.6g}."
-                          + (f"\nHint: {hint}" if hint else ""))
+            hint = tr(mistakes.VALUE_OVERWRITES) if np.isclose(got, want / 2, rtol=1e-6) else ""
+            raise Failure(tr("a {op} a with a = {x:.4g}: a feeds both inputs of the op, so after out._backward() with "
+                             "out.grad = {dout:.4g}, a.grad should be {want:.6g}; got {got:.6g}.", op=op, x=x,
+                             dout=dout, want=want, got=got) + _hint(hint))
 
 
 _GRAPHS = {
-    "a chain out = ((a · 2) · 3) · 4": [([], []), ([0], [2.0]), ([1], [3.0]), ([2], [4.0])],
-    "a diamond: s = 2a feeds u = 3s and w = 5s, out = u + w": [([], []), ([0], [2.0]), ([1], [3.0]), ([1], [5.0]),
-                                                               ([2, 3], [1.0, 1.0])],
-    "a node whose parent is listed twice (out = s · s, s = 3a)": [([], []), ([0], [3.0]), ([1, 1], [1.5, 1.5])],
+    N_("a chain out = ((a · 2) · 3) · 4"): [([], []), ([0], [2.0]), ([1], [3.0]), ([2], [4.0])],
+    N_("a diamond: s = 2a feeds u = 3s and w = 5s, out = u + w"): [([], []), ([0], [2.0]), ([1], [3.0]),
+                                                                   ([1], [5.0]), ([2, 3], [1.0, 1.0])],
+    N_("a node whose parent is listed twice (out = s · s, s = 3a)"): [([], []), ([0], [3.0]), ([1, 1], [1.5, 1.5])],
 }
 
 
 def _check_backward(Value, gen) -> None:
     __tracebackhide__ = True
     graphs = dict(_GRAPHS)
-    graphs["a chain of 40 nodes"] = [([], [])] + [([i], [float(gen.choice([-1.1, 0.9]))]) for i in range(40)]
+    graphs[N_("a chain of 40 nodes")] = [([], [])] + [([i], [float(gen.choice([-1.1, 0.9]))]) for i in range(40)]
     spec = [([], []), ([], [])]
     for i in range(2, 10):  # a random DAG: each node takes two earlier ones
         parents = [i - 1, int(gen.integers(0, i - 1))]
         spec.append((parents, [float(v) for v in gen.uniform(-1.5, 1.5, 2)]))
-    graphs["a random graph of 10 nodes"] = spec
+    graphs[N_("a random graph of 10 nodes")] = spec
     for name, spec in graphs.items():
-        got = call(_mistakes_deep.run_walk, Value, spec, what=f"backward() on {name}")
+        name = tr(name)
+        got = call(_mistakes_deep.run_walk, Value, spec, what=tr("backward() on {name}", name=name))
         want = _path_grads(spec)
         hint = _mistakes_deep.value_walk(spec, got)
         try:
-            expect_close(got, want, f"backward() on {name} (nodes built with the given __init__, each with its own "
-                         "_backward): the grad of every node, output last", rtol=1e-9, atol=1e-12)
+            expect_close(got, want, tr("backward() on {name} (nodes built with the given __init__, each with its own "
+                                       "_backward): the grad of every node, output last", name=name),
+                         rtol=1e-9, atol=1e-12)
         except Failure as exc:
-            raise Failure(str(exc).split("\nHint:")[0] + (f"\nHint: {hint}" if hint else "")) from None
+            raise Failure(_without_hint(str(exc)) + _hint(hint)) from None
 
 
 _SEEDS = {
-    "notebook 01's apple shopping, price = apple × apple_num × tax": (
+    N_("notebook 01's apple shopping, price = apple × apple_num × tax"): (
         [("×", [0, 1]), ("×", [3, 2])], [100.0, 2.0, 1.1], ("apple", "apple_num", "tax")),
-    "notebook 02's circuit f = (x + y) z": ([("+", [0, 1]), ("×", [3, 2])], [-2.0, 5.0, -4.0], ("x", "y", "z")),
-    "notebook 02's sigmoid neuron sigmoid(w0 x0 + w1 x1 + w2)": (
+    N_("notebook 02's circuit f = (x + y) z"): ([("+", [0, 1]), ("×", [3, 2])], [-2.0, 5.0, -4.0], ("x", "y", "z")),
+    N_("notebook 02's sigmoid neuron sigmoid(w0 x0 + w1 x1 + w2)"): (
         [("×", [0, 3]), ("×", [1, 4]), ("+", [5, 6]), ("+", [7, 2]), ("sigmoid", [8])],
         [2.0, -3.0, -3.0, -1.0, -2.0], ("w0", "w1", "w2", "x0", "x1")),
 }
@@ -212,10 +231,12 @@ _SEEDS = {
 
 def _check_expression(Value, name, program, inputs, names) -> None:
     __tracebackhide__ = True
-    data, grads = call(_k_program, Value, program, inputs, what=f"building {name} with Values and backward()")
+    data, grads = call(_k_program, Value, program, inputs,
+                       what=tr("building {name} with Values and backward()", name=name))
     expect_close(data, _evaluate(program, inputs), f"{name}: out.data", rtol=1e-9, atol=1e-12)
-    expect_close(grads, _numeric(program, inputs), f"{name}: the grads of ({', '.join(names)}) after out.backward() "
-                 "(checked against numerical gradients)", rtol=1e-5, atol=1e-7)
+    expect_close(grads, _numeric(program, inputs), tr("{name}: the grads of ({names}) after out.backward() "
+                                                      "(checked against numerical gradients)", name=name,
+                                                      names=", ".join(names)), rtol=1e-5, atol=1e-7)
 
 
 def check_value(Value) -> None:
@@ -224,15 +245,15 @@ def check_value(Value) -> None:
     __tracebackhide__ = True
     gen = rng("nb08.value")
     fresh = call(lambda: (float(Value(2.5).data), float(Value(2.5).grad)), what="Value(2.5)")
-    expect_true(fresh == (2.5, 0.0), f"Value(2.5) should have data 2.5 and grad 0, got {fresh}.")
+    expect_true(fresh == (2.5, 0.0), tr("Value(2.5) should have data 2.5 and grad 0, got {fresh}.", fresh=fresh))
     _check_ops(Value, gen)
     _check_backward(Value, gen)
     for name, (program, inputs, names) in _SEEDS.items():
-        _check_expression(Value, name, program, inputs, names)
+        _check_expression(Value, tr(name), program, inputs, names)
     for _ in range(6):
         program, inputs = _random_program(gen, 3, 8)
         shown = "; ".join(f"v{3 + j} = {op}({', '.join(f'v{a}' for a in args)})"
                           for j, (op, args) in enumerate(program))
         at = ", ".join(f"{x:.3g}" for x in inputs)
-        _check_expression(Value, f"the expression {shown} at (v0, v1, v2) = ({at})", program, inputs,
-                          ("v0", "v1", "v2"))
+        _check_expression(Value, tr("the expression {shown} at (v0, v1, v2) = ({at})", shown=shown, at=at), program,
+                          inputs, ("v0", "v1", "v2"))
