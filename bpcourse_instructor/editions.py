@@ -23,7 +23,7 @@ SUFFIX = {"ko": "_ko"}
 LANGUAGES = ("en", "ko")
 _MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION", "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS",
             "# planted:")
-_MATH = re.compile(r"\$\$.+?\$\$|\$[^$\n]+\$", re.S)
+_MATH = re.compile(r"\$\$.+?\$\$|\$[^$]+?\$", re.S)  # inline math may wrap across lines
 _NBGRADER_KEYS = ("grade", "grade_id", "locked", "points", "solution", "task")
 
 
