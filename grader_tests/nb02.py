@@ -17,10 +17,12 @@ that precision. Each exercise is graded on its own: no check calls another exerc
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 
 from bpcourse import mistakes
+from bpcourse.i18n import N_, tr
 
 from ._core import (
     Failure,
@@ -73,7 +75,7 @@ def _check_numbers(value, what: str, names: list[str] | None = None) -> None:
         return
     problem = number_problem(value)
     if problem:
-        raise Failure(f"{what} should be a number, got {problem}.")
+        raise Failure(tr("{what} should be a number, got {problem}.", what=what, problem=problem))
 
 
 def _numbers_array(part) -> np.ndarray:
@@ -93,6 +95,26 @@ def _fmt(v) -> str:
     return f"{float(v):.6g}"
 
 
+# Two hints of _core.expect_close, as the English text it translates (the catalogue gives the same Korean).
+OVERFLOW_HINT = "the value is inf or nan: an overflow somewhere (exp of a large number?)."
+RESHAPE_HINT = "the numbers may be right: reshape it to the expected shape."
+_LABEL = re.compile(r"\n\w+: ")  # where a hint starts in a translated message ("\nHint: " in English)
+
+
+def _with_hint(message: str, hint: str) -> str:
+    """``message`` and, if there is one, ``hint`` on a line of its own, in the language in use."""
+    return tr("{message}\nHint: {hint}", message=message, hint=hint) if hint else message
+
+
+def _split_hint(text: str) -> tuple[str, str]:
+    """(message, hint) of a Failure's text, in English or translated ("" when it has no hint)."""
+    message, sep, hint = text.partition("\nHint: ")
+    if sep:
+        return message, hint
+    labels = list(_LABEL.finditer(text))
+    return (text[:labels[-1].start()], text[labels[-1].end():]) if labels else (text, "")
+
+
 def _expect(got, expected, what: str, *, hints: dict | None = None, extra_hint: str = "", **kw) -> None:
     """expect_close, where ``extra_hint`` (a recognised mistake) wins; for one number only the named hints
     are kept, since any wrong number is a "constant multiple" of the right one and that says nothing."""
@@ -100,12 +122,13 @@ def _expect(got, expected, what: str, *, hints: dict | None = None, extra_hint: 
     try:
         expect_close(got, expected, what, hints=hints, **kw)
     except Failure as exc:
-        message, _, hint = str(exc).partition("\nHint: ")
+        message, hint = _split_hint(str(exc))
         # keep the named hints, overflow and shape hints, and ratio hints only where a ratio means something
-        keep = (hint in (hints or {}).values() or "inf or nan" in hint or np.size(expected) > 1
-                or message.startswith(what + " has shape"))
+        shape_hints = (kw.get("shape_hint", ""), RESHAPE_HINT, tr(RESHAPE_HINT))
+        keep = (hint in (hints or {}).values() or "inf or nan" in hint or hint == tr(OVERFLOW_HINT)
+                or np.size(expected) > 1 or message.startswith(what + " has shape") or hint in shape_hints)
         hint = extra_hint or (hint if keep else "")
-        raise Failure(message + (f"\nHint: {hint}" if hint else "")) from None
+        raise Failure(_with_hint(message, hint)) from None
 
 
 # ---- exercise 1 ---------------------------------------------------------------------------------------
@@ -155,20 +178,20 @@ def _step_message(got, x: float, expected: float) -> str:
     value = float(np.asarray(got, dtype=np.float64).reshape(()))
     step = _cube_step(got, x)
     if step is not None:
-        uses = f"your code appears to use a step of {_shown_step(step)}"
+        uses = tr("your code appears to use a step of {step}", step=_shown_step(step))
     else:
-        uses = "your code's result fits no step h at all (it should be 3x² + h² with h > 0)"
+        uses = tr("your code's result fits no step h at all (it should be 3x² + h² with h > 0)")
     if step is not None and math.isclose(step, DEFAULT_H / 2, rel_tol=1e-2):
-        hint = HALF_STEPS
+        hint = tr(HALF_STEPS)
     else:
-        hint = mistakes.DEFAULT_STEP
+        hint = tr(mistakes.DEFAULT_STEP)
     exact = "h²" if x == 0 else f"{3 * x * x:g} + h²"
-    return (f"numerical_diff(f, x) called without h should use the step the notebook asks for, the "
-            f"default h={DEFAULT_H_TEXT}, but {uses}: for f(x) = x**3 the central difference "
-            f"(f(x+h) - f(x-h)) / (2h) at x = {x:g} is exactly {exact}, which is {expected:.12g} for "
-            f"h={DEFAULT_H_TEXT}; numerical_diff(f, {x:g}) gave {value:.12g}."
-            + ("" if x == 0 else " Does your step change with x?")
-            + f"\nHint: {hint}")
+    message = tr("numerical_diff(f, x) called without h should use the step the notebook asks for, the "
+                 "default h={h}, but {uses}: for f(x) = x**3 the central difference "
+                 "(f(x+h) - f(x-h)) / (2h) at x = {x:g} is exactly {exact}, which is {expected:.12g} for "
+                 "h={h}; numerical_diff(f, {x:g}) gave {value:.12g}.",
+                 h=DEFAULT_H_TEXT, uses=uses, x=x, exact=exact, expected=expected, value=value)
+    return _with_hint(message + ("" if x == 0 else tr(" Does your step change with x?")), hint)
 
 
 def _real_number(got) -> bool:
@@ -183,7 +206,7 @@ def check_numerical_diff(numerical_diff) -> None:
     cube = FUNCTIONS[1][1]
     step_problem, step = "", None
     for x, rtol, atol in STEP_PROBES:
-        what = f"numerical_diff(f, {x:g}) with f(x) = x**3"
+        what = tr("numerical_diff(f, {x:g}) with f(x) = x**3", x=x)
         got = call(returning_plain, numerical_diff, _fresh_fn(cube), x, what=what)
         expected = (cube(x + DEFAULT_H) - cube(x - DEFAULT_H)) / (2 * DEFAULT_H)
         # Not one number at all: the checks below say what is wrong with it.
@@ -196,20 +219,20 @@ def check_numerical_diff(numerical_diff) -> None:
     for label, f, df, (lo, hi) in FUNCTIONS:
         for x in (lo, *g.uniform(lo, hi, 2), hi):
             x = float(x)
-            what = f"numerical_diff(f, {x:.6g}) with f(x) = {label}"
+            what = tr("numerical_diff(f, {x:.6g}) with f(x) = {label}", x=x, label=label)
             got = call(returning_plain, numerical_diff, _fresh_fn(f), x, what=what)
             _check_numbers(got, what)
             if not _close(got, df(x), rtol=RTOL, atol=1e-10):
                 # A wrong formula is named first, at h = 1e-4 or at the step the code appears to take.
                 hint = _difference_hint(got, f, x) or (_difference_hint(got, f, x, step) if step else "")
                 if not hint and _close(got, 2 * df(x), rtol=1e-5):
-                    hint = mistakes.TWICE
+                    hint = tr(mistakes.TWICE)
                 if not hint and step_problem:
                     raise Failure(step_problem)
                 _expect(got, df(x), what, rtol=RTOL, atol=1e-10, extra_hint=hint)
 
     # An int x must not break anything (x + h is a float in Python and in NumPy).
-    what = "numerical_diff(f, 2) with an int x and f(x) = x**3"
+    what = tr("numerical_diff(f, 2) with an int x and f(x) = x**3")
     got = call(returning_plain, numerical_diff, _fresh_fn(cube), 2, what=what)
     _check_numbers(got, what)
     _expect(got, 12.0, what, rtol=RTOL, atol=1e-10)
@@ -219,7 +242,7 @@ def check_numerical_diff(numerical_diff) -> None:
 
     # For a cubic the central difference is exactly 3x² + h², so this shows that h is used, and how.
     for x, h in ((2.0, 1e-2), (-1.5, 0.25)):
-        what = f"numerical_diff(f, {x}, {h}) with f(x) = x**3"
+        what = tr("numerical_diff(f, {x}, {h}) with f(x) = x**3", x=x, h=h)
         got = call(returning_plain, numerical_diff, _fresh_fn(cube), x, h, what=what)
         _check_numbers(got, what)
         expected = (cube(x + h) - cube(x - h)) / (2 * h)
@@ -227,12 +250,12 @@ def check_numerical_diff(numerical_diff) -> None:
             hint = _difference_hint(got, cube, x, h)
             step = _cube_step(got, x) if not hint and np.size(got) == 1 else None
             if step is not None and math.isclose(step, h / 2, rel_tol=1e-3):
-                hint = HALF_STEPS
+                hint = tr(HALF_STEPS)
             elif step is not None and not math.isclose(step, h, rel_tol=1e-2):
                 hint = mistakes.fixed_step(step, h)
             elif not hint and _close(got, 3 * x ** 2, rtol=1e-4):
-                hint = mistakes.IGNORES_H
-            _expect(got, expected, what + " (the central difference with this h)", rtol=1e-9, atol=1e-12,
+                hint = tr(mistakes.IGNORES_H)
+            _expect(got, expected, tr("{what} (the central difference with this h)", what=what), rtol=1e-9, atol=1e-12,
                     extra_hint=hint)
 
 
@@ -259,13 +282,21 @@ def check_chain_rule(dz_dx, dz_dy) -> None:
             what = f"{name}({_fmt(x)}, {_fmt(y)})"
             got = call(returning_plain, fn, x, y, what=what)
             _check_numbers(got, what)
-            _expect(got, numeric, what + " (checked against a central difference of z = (x + y)**2)",
+            _expect(got, numeric, tr("{what} (checked against a central difference of z = (x + y)**2)", what=what),
                     rtol=1e-6, atol=1e-8,
-                    hints={0.5: mistakes.CHAIN_HALF},
-                    shape_hint=f"{name} returns one number, the partial derivative alone.")
+                    hints={0.5: tr(mistakes.CHAIN_HALF)},
+                    shape_hint=tr("{name} returns one number, the partial derivative alone.", name=name))
 
 
 # ---- exercise 3 ---------------------------------------------------------------------------------------
+
+def _returns(what: str, form: str, result) -> str:
+    """The message for a result that is not the tuple ``form`` names: what came back instead."""
+    if isinstance(result, (tuple, list, dict, str)):
+        return tr("{what} should return {form}, got {kind} of length {length}.",
+                  what=what, form=form, kind=kind(result), length=len(result))
+    return tr("{what} should return {form}, got {kind}.", what=what, form=form, kind=kind(result))
+
 
 def _unpack(result, what: str, names: list[str], sizes: list[int | None],
             parts: list[list[str] | None] | None = None):
@@ -274,27 +305,34 @@ def _unpack(result, what: str, names: list[str], sizes: list[int | None],
     numbers."""
     __tracebackhide__ = True
     expect_true(isinstance(result, (tuple, list)) and len(result) == len(names),
-                f"{what} should return ({', '.join(names)}), got {kind(result)}"
-                + (f" of length {len(result)}" if isinstance(result, (tuple, list, dict, str)) else "") + ".")
+                _returns(what, f"({', '.join(names)})", result))
     out = []
     for i, (part, name, size) in enumerate(zip(result, names, sizes)):
-        expect_true(part is not None, f"{what}: {name} is None: did you forget to compute or return it?")
+        expect_true(part is not None,
+                    tr("{what}: {name} is None: did you forget to compute or return it?", what=what, name=name))
         if size is not None and not isinstance(part, (tuple, list, np.ndarray)) and number_problem(part):
-            raise Failure(f"{what}: {name} should hold {size} numbers, got {number_problem(part)}.")
+            raise Failure(tr("{what}: {name} should hold {size} numbers, got {problem}.",
+                             what=what, name=name, size=size, problem=number_problem(part)))
         element_names = (parts or [None] * len(names))[i]
         _check_numbers(part, f"{what}: {name}",
                        names=[f"{what}: {n}" for n in element_names] if element_names else None)
         try:
             arr = _numbers_array(part)
         except (TypeError, ValueError):
-            raise Failure(f"{what}: {name} should be {'a number' if size is None else f'{size} numbers'}, "
-                          f"got {kind(part)}: {part!r:.80}") from None
+            if size is None:
+                message = tr("{what}: {name} should be a number, got {kind}: {part!r:.80}",
+                             what=what, name=name, kind=kind(part), part=part)
+            else:
+                message = tr("{what}: {name} should be {size} numbers, got {kind}: {part!r:.80}",
+                             what=what, name=name, size=size, kind=kind(part), part=part)
+            raise Failure(message) from None
         if size is None:
-            expect_true(arr.size == 1, f"{what}: {name} should be one number, got shape {arr.shape}.")
+            expect_true(arr.size == 1, tr("{what}: {name} should be one number, got shape {shape}.",
+                                          what=what, name=name, shape=arr.shape))
             arr = arr.reshape(())
         else:
-            expect_true(arr.size == size,
-                        f"{what}: {name} should hold {size} numbers, got shape {arr.shape}.")
+            expect_true(arr.size == size, tr("{what}: {name} should hold {size} numbers, got shape {shape}.",
+                                             what=what, name=name, size=size, shape=arr.shape))
             arr = arr.reshape(size)
         out.append(arr)
     return out
@@ -305,8 +343,7 @@ def _circuit(fn, x, y, z):
     what = f"circuit_forward_backward({_fmt(x)}, {_fmt(y)}, {_fmt(z)})"
     result = call(returning_plain, fn, x, y, z, what=what)
     expect_true(isinstance(result, (tuple, list)) and len(result) == 2,
-                f"{what} should return (f, (dfdx, dfdy, dfdz)), got {kind(result)}"
-                + (f" of length {len(result)}" if isinstance(result, (tuple, list, dict, str)) else "") + ".")
+                _returns(what, "(f, (dfdx, dfdy, dfdz))", result))
     f, grads = _unpack(result, what, ["f", "(dfdx, dfdy, dfdz)"], [None, 3], [None, ["dfdx", "dfdy", "dfdz"]])
     return what, f, grads
 
@@ -314,6 +351,9 @@ def _circuit(fn, x, y, z):
 def _circuit_f(x, y, z):
     """f = (x + y) z, as the notebook states it."""
     return (x + y) * z
+
+
+WRONG_SIGN = N_("it has the right size but the wrong sign.")
 
 
 @hidden_check
@@ -324,7 +364,7 @@ def check_circuit(circuit_forward_backward) -> None:
     points = [(-2, 5, -4), (-2.0, 5.0, -4.0)] + [tuple(p) for p in g.uniform(-5.0, 5.0, (5, 3))]
     for x, y, z in points:
         what, f, grads = _circuit(circuit_forward_backward, x, y, z)
-        _expect(f, _circuit_f(x, y, z), f"{what}: f (should be (x + y) * z)")
+        _expect(f, _circuit_f(x, y, z), tr("{what}: f (should be (x + y) * z)", what=what))
         q = x + y
         point = np.float64((x, y, z))
         for i, name in enumerate(("dfdx", "dfdy", "dfdz")):
@@ -335,11 +375,11 @@ def check_circuit(circuit_forward_backward) -> None:
             numeric = num_vjp(along, point[i], np.float64(1.0))
             # The × gate sends each input the OTHER input times upstream; unswapped, it sends its own.
             unswapped = [q, q, z][i]
-            hint = (mistakes.MUL_GATE_SWAP
+            hint = (tr(mistakes.MUL_GATE_SWAP)
                     if _close(grads[i], unswapped) and not _close(unswapped, numeric) else "")
-            _expect(grads[i], numeric, f"{what}: {name} (checked against numerical gradients of (x + y) * z)",
-                    rtol=1e-5, atol=1e-7, hints={-1.0: "it has the right size but the wrong sign."},
-                    extra_hint=hint)
+            _expect(grads[i], numeric,
+                    tr("{what}: {name} (checked against numerical gradients of (x + y) * z)", what=what, name=name),
+                    rtol=1e-5, atol=1e-7, hints={-1.0: tr(WRONG_SIGN)}, extra_hint=hint)
 
 
 # ---- exercise 4 ---------------------------------------------------------------------------------------
@@ -382,19 +422,20 @@ def check_sigmoid_gate(sigmoid_gate) -> None:
     __tracebackhide__ = True
     for w, x in _sigmoid_cases():
         what, (f, dw, dx) = _gate(sigmoid_gate, w, x)
-        _expect(f, _gate_f(w, x), f"{what}: f (should be 1 / (1 + exp(-(w0*x0 + w1*x1 + w2))))",
+        _expect(f, _gate_f(w, x), tr("{what}: f (should be 1 / (1 + exp(-(w0*x0 + w1*x1 + w2))))", what=what),
                 rtol=1e-6, atol=1e-12)
         num_dw = num_vjp(lambda v, x=x: _gate_f(v, x), w, np.float64(1.0))
         num_dx = num_vjp(lambda v, w=w: _gate_f(w, v), x, np.float64(1.0))
-        sign_hint = {-1.0: mistakes.NEGATE_GATE}
+        sign_hint = {-1.0: tr(mistakes.NEGATE_GATE)}
         for name, got, numeric in (("dw", dw, num_dw), ("dx", dx, num_dx)):
             # ds is what reaches the bias (its + gate has local gradient 1); an unswapped × gate gives
             # each of w0, w1 its own value times ds instead of the matching x, and vice versa.
             ds = num_dw[2]
             unswapped = np.concatenate([w[:2] * ds, [ds]]) if name == "dw" else x * ds
             recognised = _close(got, unswapped) and not _close(unswapped, numeric)
-            hint = mistakes.MUL_GATES_SWAP if recognised else ""
-            _expect(got, numeric, f"{what}: {name} (checked against numerical gradients of the formula)",
+            hint = tr(mistakes.MUL_GATES_SWAP) if recognised else ""
+            _expect(got, numeric, tr("{what}: {name} (checked against numerical gradients of the formula)",
+                                     what=what, name=name),
                     rtol=1e-4, atol=1e-7, hints=sign_hint, extra_hint=hint)
 
 
@@ -423,10 +464,10 @@ def check_swish_gate(swish_gate) -> None:
         what = f"swish_gate({_fmt(w)}, {_fmt(x)}, {_fmt(b)})"
         result = call(returning_plain, swish_gate, w, x, b, what=what)
         expect_true(isinstance(result, (tuple, list)) and len(result) == 2,
-                    f"{what} should return (f, (dfdw, dfdx, dfdb)), got {kind(result)}"
-                    + (f" of length {len(result)}" if isinstance(result, (tuple, list, dict, str)) else "") + ".")
+                    _returns(what, "(f, (dfdw, dfdx, dfdb))", result))
         f, grads = _unpack(result, what, ["f", "(dfdw, dfdx, dfdb)"], [None, 3], [None, ["dfdw", "dfdx", "dfdb"]])
-        _expect(f, _swish_f(w, x, b), f"{what}: f (should be x * sigmoid(w*x + b))", rtol=1e-6, atol=1e-12)
+        _expect(f, _swish_f(w, x, b), tr("{what}: f (should be x * sigmoid(w*x + b))", what=what),
+                rtol=1e-6, atol=1e-12)
         point = np.float64((w, x, b))
         for i, name in enumerate(("dfdw", "dfdx", "dfdb")):
             def along(t, i=i, point=point):
@@ -435,6 +476,7 @@ def check_swish_gate(swish_gate) -> None:
                 return _swish_f(*args)
             numeric = num_vjp(along, point[i], np.float64(1.0))
             hint = (mistakes.swish_branch(w, x, b, grads[i]) or "") if name == "dfdx" else ""
-            _expect(grads[i], numeric, f"{what}: {name} (checked against numerical gradients of x * sigmoid(w*x + b))",
-                    rtol=1e-5, atol=1e-8, hints={-1.0: "it has the right size but the wrong sign."},
-                    extra_hint=hint)
+            _expect(grads[i], numeric,
+                    tr("{what}: {name} (checked against numerical gradients of x * sigmoid(w*x + b))",
+                       what=what, name=name),
+                    rtol=1e-5, atol=1e-8, hints={-1.0: tr(WRONG_SIGN)}, extra_hint=hint)
