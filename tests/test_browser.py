@@ -1,5 +1,10 @@
-"""What a student sees: JupyterLab in a real Chromium runs every solution notebook cleanly (in the short path
+"""What a student sees: JupyterLab in a real Chromium runs the solution notebooks cleanly (in the short path
 nbgrader validate takes), and what an instructor clicks: the formgrader's Autograde button.
+
+The browser runs every Korean notebook and the English 01 (whose Korean terms must render too); the other English
+notebooks run in nbclient (tests/test_notebooks.py), and their code is the Korean ones' token by token
+(tests/test_editions.py). In a Korean notebook the Hangul of its first heading must be drawn with real glyphs, and
+its figures must come out of a kernel that drew them with a Hangul font and wrote no missing-glyph warning.
 
 JupyterLab serves a scratch copy of the solution notebooks on 127.0.0.1; Playwright drives the system
 Chromium (never a downloaded browser) and every request to anything but 127.0.0.1 is blocked. For each
@@ -32,8 +37,10 @@ if CHROMIUM is None:
 playwright = pytest.importorskip("playwright.sync_api")
 sync_playwright, expect = playwright.sync_playwright, playwright.expect
 
-NOTEBOOKS = sorted(p.stem for p in (REPO / "solutions").glob("*/*.ipynb"))
+NOTEBOOKS = sorted(p.stem for p in (REPO / "solutions").glob("*/*.ipynb")
+                   if p.stem.endswith("_ko") or p.stem == "01_computational_graphs")
 TOKEN = "bpcourse-browser-test"
+NO_FONT = "그림에 한글을 그릴 글꼴이 없습니다"  # what bpcourse.fonts prints when no font can draw Hangul
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 # Korean terms in notebook 01's Markdown whose syllables must be drawn with real glyphs.
 HANGUL_WORDS = {"01_computational_graphs": ("계산 그래프", "역전파", "순전파")}
@@ -163,7 +170,16 @@ def _local_only(route):
         route.abort()
 
 
-def _assert_hangul_renders(page, name: str) -> None:
+def _heading_words(path: Path) -> tuple:
+    """Up to three Hangul words of the notebook's first heading (a Korean notebook's title)."""
+    import re
+
+    first = next(c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "markdown")
+    heading = next(line for line in first.source.splitlines() if line.startswith("#"))
+    return tuple(re.findall(r"[\uac00-\ud7a3]+", heading)[:3])
+
+
+def _assert_hangul_renders(page, name: str, words: tuple) -> None:
     """The notebook's Korean terms are drawn with real glyphs, not boxes ("tofu").
 
     A character no installed font covers is drawn as the missing-glyph box, exactly as wide as U+0378 in the same
@@ -171,8 +187,9 @@ def _assert_hangul_renders(page, name: str) -> None:
     Sans CJK. Each syllable must be both unlike the box and 0.75-1.25 em wide, so the check fails when no Hangul
     font is installed.
     """
-    page.locator(".jp-RenderedMarkdown", has_text=HANGUL_WORDS[name][0]).first.wait_for(timeout=30_000)
-    measured = page.evaluate(MEASURE_HANGUL, list(HANGUL_WORDS[name]))
+    assert words, f"{name}: no Hangul in its first heading"
+    page.locator(".jp-RenderedMarkdown", has_text=words[0]).first.wait_for(timeout=30_000)
+    measured = page.evaluate(MEASURE_HANGUL, list(words))
     missing = [m["word"] for m in measured if not m["found"]]
     assert not missing, f"{name}: {missing} not found in the rendered Markdown"
     figures = "; ".join(
@@ -210,8 +227,8 @@ def test_notebook_runs_in_jupyterlab(lab, browser, name):
             page.reload()
             page.wait_for_selector("#jp-main-statusbar :text('Idle')", timeout=60_000)
         page.locator(".jp-Notebook .jp-Cell").first.click()  # make the notebook the active widget
-        if name in HANGUL_WORDS:
-            _assert_hangul_renders(page, name)
+        if name in HANGUL_WORDS or name.endswith("_ko"):
+            _assert_hangul_renders(page, name, HANGUL_WORDS.get(name) or _heading_words(path))
 
         def run_all():
             page.click(".lm-MenuBar-itemLabel:text-is('Run')")
@@ -240,6 +257,12 @@ def test_notebook_runs_in_jupyterlab(lab, browser, name):
         errors = [o for c in saved.cells for o in c.get("outputs", []) if o.output_type == "error"]
         assert not errors, f"{name}: {errors[0].ename}: {errors[0].evalue}"
         figures = sum(1 for c in saved.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {}))
+        texts = " ".join(str(o.get("text", "")) + str(o.get("data", {}).get("text/plain", ""))
+                         for c in saved.cells for o in c.get("outputs", []))
+        # matplotlib warns for every glyph its fonts lack (stderr, checked below); bpcourse.fonts says when it
+        # found no Hangul font at all (tests/test_fonts.py shows both happen without one)
+        assert "glyph" not in texts and "missing from font" not in texts, f"{name}: a figure lacked a glyph"
+        assert NO_FONT not in texts, f"{name}: the kernel found no Hangul font for its figures"
         widgets = sum(1 for c in saved.cells for o in c.get("outputs", []) if WIDGET_MIME in o.get("data", {}))
         stderr = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
         assert stderr.count() == 0, f"{name}: error output on the page: {stderr.first.inner_text()[:300]}"
