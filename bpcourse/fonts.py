@@ -56,7 +56,8 @@ def hangul_font() -> str | None:
 
     packaged = _packaged_font()
     if packaged is not None and _covers_hangul(str(packaged)):
-        font_manager.fontManager.addfont(str(packaged))
+        for weight in sorted(packaged.parent.glob("NanumGothic*.ttf")):  # bold too: titles use weight="bold"
+            font_manager.fontManager.addfont(str(weight))
         return font_manager.FontProperties(fname=str(packaged)).get_name()
     for entry in font_manager.fontManager.ttflist:
         if entry.name in _SYSTEM and _covers_hangul(entry.fname):

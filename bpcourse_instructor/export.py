@@ -36,23 +36,26 @@ _SECRET_MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END 
                    "bpcourse_instructor")
 
 
+_DATA = "tool.setuptools.package-data"
 _TABLE = re.compile(r"^\[\[?\s*([A-Za-z0-9_.\-]+)\s*\]\]?\s*(#.*)?$")
 
 
 def _student_pyproject(path: Path) -> None:
     """The student's pyproject.toml: the bpcourse package alone, no instructor or test extras (the export has
-    neither the instructor half nor the tests), and of the [tool.*] tables only setuptools' package list (the
-    project's pytest and ruff settings and the instructor's package data are for the instructor repository).
-    Checked by parsing the result."""
+    neither the instructor half nor the tests), and of the [tool.*] tables only setuptools' package list and
+    bpcourse's package data (its message catalogues); the project's pytest and ruff settings and the instructor's
+    package data are for the instructor repository. Checked by parsing the result."""
     import tomllib
 
-    lines, kept, skipping, tool = path.read_text(encoding="utf-8").splitlines(keepends=True), [], False, False
+    lines, kept = path.read_text(encoding="utf-8").splitlines(keepends=True), []
+    skipping = tool = data = False
     for line in lines:
         table = _TABLE.match(line.strip())
         if table:
             name = table.group(1)
-            tool = name.startswith("tool.") and name != "tool.setuptools.packages.find"
-        if tool:
+            data = name == _DATA
+            tool = name.startswith("tool.") and name not in ("tool.setuptools.packages.find", _DATA)
+        if tool or (data and not table and not line.startswith(("bpcourse =", "# bpcourse:", "\n"))):
             continue
         if line.startswith("# What an instructor needs"):
             skipping = True  # the instructor and test extras, up to the end of the test list
@@ -65,7 +68,8 @@ def _student_pyproject(path: Path) -> None:
     text = "".join(kept).rstrip("\n") + "\n"
     meta = tomllib.loads(text)
     if (meta["tool"]["setuptools"]["packages"]["find"]["include"] != ["bpcourse*"]
-            or set(meta["project"].get("optional-dependencies", {})) - {"course"}
+            or set(meta["project"].get("optional-dependencies", {})) - {"course", "ko"}
+            or set(meta["tool"]["setuptools"].get("package-data", {})) - {"bpcourse"}
             or any(dep.startswith(("nbgrader", "nbclient", "dask")) for dep in meta["project"]["dependencies"])
             or "grader_tests" in text or "bpcourse_instructor" in text):
         raise ExportError("pyproject.toml changed shape: update _student_pyproject so the student's copy names "

@@ -8,6 +8,8 @@ import pytest
 from conftest import REPO, assignment_names, skip_without_mnist
 from nbrun import errors, execute, is_graded_test, secret_lines, tree_lines
 
+from bpcourse_instructor.editions import english_name
+
 NAMES = assignment_names()
 
 
@@ -51,7 +53,8 @@ def test_no_solution_or_hidden_test_line_in_course(name):
     secret = secret_lines([notebook("solutions", name)])
     assert secret, f"{name}: no solution or hidden-test lines found (markers missing?)"
     for path, lines in tree_lines(REPO / "course").items():
-        if name in HANDED_OUT_IN.get(path.parent.name, ()):
+        # either edition of 07 or 08 hands out the same lines as either edition of 04-06
+        if english_name(name) in HANDED_OUT_IN.get(english_name(path.parent.name), ()):
             continue
         leaked = sorted(secret & lines)
         assert not leaked, f"{path.relative_to(REPO)} contains answer lines of {name}: {leaked[:5]}"

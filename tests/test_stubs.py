@@ -7,10 +7,18 @@ import pytest
 from conftest import REPO
 from nbformat.v4 import new_code_cell, new_notebook
 
-from bpcourse_instructor.stubs import NamedStubs, owner
+from bpcourse.i18n import translate
+from bpcourse_instructor.stubs import STUB as STUB_TEXT
+from bpcourse_instructor.stubs import YOUR_CODE, NamedStubs, owner
 
-STUB = re.compile(r'raise NotImplementedError\("(?P<name>[\w.]+) is not written yet: '
-                  r'replace this line with your code"\)')
+
+def stub_pattern(language: str) -> re.Pattern:
+    """The stub's raise in ``language`` (the Korean edition's stubs say it in Korean)."""
+    tail = translate(STUB_TEXT, language).split("{name}")[1]
+    return re.compile(r'raise NotImplementedError\("(?P<name>[\w.]+)' + re.escape(tail) + r'"\)')
+
+
+STUB = stub_pattern("en")
 RELEASED = sorted((REPO / "course").glob("*/*.ipynb"))
 
 
@@ -64,15 +72,18 @@ def test_a_planted_region_releases_its_given_code_instead_of_a_stub():
 @pytest.mark.parametrize("path", RELEASED, ids=[p.stem for p in RELEASED])
 def test_every_released_stub_names_its_function(path):
     """course/ is nbgrader's release of solutions/ (checked elsewhere); here: no bare stub is left in it."""
-    stubs = 0
+    stubs, language = 0, "ko" if path.stem.endswith("_ko") else "en"
+    pattern = stub_pattern(language)
     for cell in nbformat.read(path, as_version=4).cells:
         if cell.cell_type != "code":
             continue
         lines = cell.source.split("\n")
         assert "raise NotImplementedError()" not in cell.source, cell.source
         for i, line in enumerate(lines):
-            match = STUB.search(line)
+            match = pattern.search(line)
             if match:
                 stubs += 1
                 assert match["name"] == owner(lines, i), (match["name"], owner(lines, i))
-    assert stubs, f"{path.name} has no exercise stubs"
+    assert stubs, f"{path.name} has no exercise stubs in its edition's language"
+    if language == "ko":  # the comment above each stub too
+        assert translate(YOUR_CODE, "ko") in path.read_text(encoding="utf-8") and YOUR_CODE not in path.read_text()
