@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from bpcourse.i18n import tr
+
 from ._core import call
 
 # --------------------------------------------------------------------------- the training step and loop
@@ -67,12 +69,12 @@ def _rows(batch_x, x) -> list:
 def _one_step(step, x, t, batch_size: int, lr: float, seed: int):
     """sgd_step on a fresh stand-in: (state before, returned value, state after)."""
     __tracebackhide__ = True
-    net = call(_StandInNet, x.shape[1], seed, what="building a stand-in network")
-    before = call(_stand_in_state, net, what="reading the stand-in network")
+    net = call(_StandInNet, x.shape[1], seed, what=tr("building a stand-in network"))
+    before = call(_stand_in_state, net, what=tr("reading the stand-in network"))
     student_rng = call(_fresh_rng, seed, what="np.random.default_rng(seed)")
     out = call(step, net, x.copy(), t.copy(), batch_size, lr, student_rng,
                what=f"sgd_step(net, x, t, batch_size={batch_size}, learning_rate={lr}, rng)")
-    after = call(_stand_in_state, net, what="reading the stand-in network")
+    after = call(_stand_in_state, net, what=tr("reading the stand-in network"))
     return before, out, after
 
 
