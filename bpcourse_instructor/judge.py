@@ -18,6 +18,7 @@ import os
 from nbconvert.preprocessors import Preprocessor
 from nbformat import NotebookNode
 
+from bpcourse.i18n import LANGUAGES, N_, language, tr, using
 from grader_tests import _replay
 
 LOG = os.path.join("build", "grading", "judge.log")  # one JSON line per overruled cell, for the summary
@@ -60,24 +61,35 @@ def error_output(ename: str, evalue: str) -> NotebookNode:
                         traceback=[f"\x1b[0;31m{ename}\x1b[0m: {evalue}"])
 
 
+NO_RECORD = N_("the hidden test {name} left no record of your code's answers (did something in the notebook "
+               "replace or skip it?), so this cell scores 0.")
+UNREADABLE = N_("the record of the hidden test {name} is unreadable ({problem}), so this cell scores 0.")
+OTHER_RECORD = N_("expected the record of the hidden test {name}, found one of {found!r}; this cell scores 0.")
+TOO_MANY = N_("this cell produced more hidden-test records than it runs hidden tests, so it scores 0.")
+
+
 def verdict(cell) -> str | None:
-    """None if every hidden check of the cell passes on replay, else the first failure's message."""
+    """None if every hidden check of the cell passes on replay, else the first failure's message (in the language
+    of the notebook's edition, see JudgeHiddenTests; each check is replayed in the language it was recorded in,
+    since its calls into student code are keyed by their described names)."""
     pending = [p for p in map(_replay_payload, cell.get("outputs", [])) if p is not None]
     for name, nargs in hidden_calls(cell.source):
         if not pending:
-            return (f"the hidden test {name} left no record of your code's answers (did something in the "
-                    "notebook replace or skip it?), so this cell scores 0.")
+            return tr(NO_RECORD, name=name)
+        payload = pending.pop(0)
         try:
-            got, entries = _replay.unpack(pending.pop(0))
+            got, entries = _replay.unpack(payload)
         except _replay.ReplayError as exc:
-            return f"the record of the hidden test {name} is unreadable ({exc}), so this cell scores 0."
+            return tr(UNREADABLE, name=name, problem=exc)
         if got != name:
-            return f"expected the record of the hidden test {name}, found one of {got[:60]!r}; this cell scores 0."
-        message = _replay.judge(name, entries, nargs)
+            return tr(OTHER_RECORD, name=name, found=got[:60])
+        recorded = payload.get("language") if isinstance(payload, dict) else None
+        with using(recorded if recorded in LANGUAGES else language()):
+            message = _replay.judge(name, entries, nargs)
         if message is not None:
             return message
     if pending:
-        return "this cell produced more hidden-test records than it runs hidden tests, so it scores 0."
+        return tr(TOO_MANY)
     return None
 
 

@@ -320,9 +320,12 @@ def _bad():
 # ---------------------------------------------------------------- checks: record in the kernel, judge outside
 
 def pack(name: str, entries: list) -> dict:
-    """A transcript as it travels in a display_data output."""
+    """A transcript as it travels in a display_data output, with the language its calls were described in (the
+    judge replays it in that language: the descriptions, which key the calls, are translated)."""
+    from bpcourse.i18n import language
+
     raw = json.dumps({"check": name, "entries": entries}, separators=(",", ":")).encode()
-    return {"check": name, "z": base64.b64encode(zlib.compress(raw, 6)).decode()}
+    return {"check": name, "z": base64.b64encode(zlib.compress(raw, 6)).decode(), "language": language()}
 
 
 def unpack(data, limit: int = 4 * MAX_BYTES) -> tuple[str, list]:
