@@ -3,6 +3,7 @@
 A per-cell timeout, a kernel restarted after it dies (the cells above are replayed silently, so only the cell
 that killed it scores 0), every kind of output capped per cell, and the kernel started through a launcher that
 caps its address space and confines its view of the disk (:mod:`bpcourse_instructor.confine`) before it execs.
+The errors it writes into a cell are in the language of the notebook's edition: the student reads them.
 
 Output caps live in :mod:`bpcourse_instructor.outputs`; killing what a notebook leaves running and removing its kernels'
 temporary folders in :mod:`bpcourse_instructor.leftovers`.
@@ -18,6 +19,9 @@ import time
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbgrader.preprocessors import Execute
 
+from bpcourse.i18n import translate
+
+from .editions import language_of_notebook
 from .judge import error_output, hidden_calls
 from .kernel import CappedKernelManager
 from .leftovers import WORK, after_kernel
@@ -40,6 +44,7 @@ class RobustExecute(Execute):
 
     def preprocess(self, nb, resources=None, km=None):
         self._ran_clean, self._restarts = set(), 0
+        self._language = language_of_notebook(nb)
         self._budgets, self._notebook_rich = {}, [0]
         self._cell_timeout = self.timeout
         self._deadline = time.monotonic() + self.notebook_timeout if self.notebook_timeout else None
@@ -57,6 +62,10 @@ class RobustExecute(Execute):
             if folder:
                 meta["path"] = folder
 
+    def _(self, text: str, **fields) -> str:
+        """``text`` (an English template) in the language of the notebook being run."""
+        return translate(text, getattr(self, "_language", "en"), **fields)
+
     def _time_left(self) -> bool:
         """Whether the notebook's time budget allows another cell; sets that cell's timeout to fit in it."""
         if self._deadline is None:
@@ -68,23 +77,24 @@ class RobustExecute(Execute):
     def preprocess_cell(self, cell, resources, index):
         runs = cell.cell_type == "code" and cell.source.strip()
         if runs and self._restarts > self.max_restarts:
-            cell.outputs = [error_output("KernelDied", "not run: the kernel died too often in this notebook")]
+            cell.outputs = [error_output("KernelDied", self._("not run: the kernel died too often in this notebook"))]
             return cell, resources
         if runs and not self._time_left():
-            cell.outputs = [error_output("TimeBudget", f"not run: grading this notebook used up its time budget "
-                                         f"({self.notebook_timeout} s for all its cells)")]
+            cell.outputs = [error_output("TimeBudget", self._(
+                "not run: grading this notebook used up its time budget ({seconds} s for all its cells)",
+                seconds=self.notebook_timeout))]
             return cell, resources
         try:
             cell, resources = super().preprocess_cell(cell, resources, index)
         except DeadKernelError:
-            cell.outputs = list(cell.get("outputs", [])) + [error_output(
-                "KernelDied", "the kernel died while this cell ran (os._exit, a crash, or the memory cap); "
-                "it was restarted and the cells above were run again")]
+            cell.outputs = list(cell.get("outputs", [])) + [error_output("KernelDied", self._(
+                "the kernel died while this cell ran (os._exit, a crash, or the memory cap); it was restarted and "
+                "the cells above were run again"))]
             self._restart_and_replay(index)
         except CellTimeoutError:  # still busy after the interrupt: it swallowed KeyboardInterrupt
-            cell.outputs = list(cell.get("outputs", [])) + [error_output(
-                "CellTimeoutError", f"no reply within {self.timeout} s, not even to an interrupt; the kernel "
-                "was restarted and the cells above were run again")]
+            cell.outputs = list(cell.get("outputs", [])) + [error_output("CellTimeoutError", self._(
+                "no reply within {seconds} s, not even to an interrupt; the kernel was restarted and the cells above "
+                "were run again", seconds=self.timeout))]
             self._restart_and_replay(index)
         else:
             errors = [o.get("ename") for o in cell.get("outputs", []) if o.output_type == "error"]

@@ -10,7 +10,8 @@ The release is the authority on nbgrader's metadata: cells the release has get i
 cell re-marked as a solution, changed points, a changed cell type), grading marks on cells it does not
 have are removed, duplicated ``grade_id``\\s keep one graded copy, and deleted test or locked cells are put
 back. Each repair is reported twice: to the instructor in the summary, and to the student in a note at
-the top of the graded notebook, which nbgrader's feedback shows. Markdown and raw cells the student wrote are
+the top of the graded notebook, which nbgrader's feedback shows; both in the language of the release's edition,
+since the summary's line for the student is in it too. Markdown and raw cells the student wrote are
 made inert (no HTML tags, no script links): the formgrader shows them in the instructor's browser.
 """
 
@@ -28,7 +29,10 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
+from bpcourse.i18n import N_, translate
+
 from .course import RELEASE
+from .editions import language_of_notebook
 
 STAGED = os.path.join("build", "grading", "submitted")  # nbgrader's "submitted" step for this command
 MAX_NOTEBOOK = 50 * 1024 ** 2   # bytes: a course notebook with outputs is well under 5 MB
@@ -43,7 +47,8 @@ class Unreadable(Exception):
 
 @dataclass
 class Repair:
-    """One thing changed or left out: in the instructor's words (summary) and the student's (feedback)."""
+    """One thing changed or left out: in the instructor's words (summary) and the student's (feedback), both in the
+    language of the edition the student worked in."""
 
     summary: str
     student: str
@@ -90,7 +95,18 @@ def _differences(mine: dict, theirs: dict) -> list[str]:
     return [f"{k}: {mine.get(k)!r} -> {theirs.get(k)!r}" for k in _KEYS if mine.get(k) != theirs.get(k)]
 
 
-def _restore_metadata(nb: NotebookNode, released: NotebookNode) -> list[Repair]:
+# A cell marked for grading that the release does not have, by (has a grade_id, has points).
+_UNKNOWN = {(True, True): N_("A cell named {gid!r} was marked for grading (with {points} points), but the handed-out "
+                             "notebook has no such graded cell. It was graded as an ordinary cell."),
+            (True, False): N_("A cell named {gid!r} was marked for grading, but the handed-out notebook has no such "
+                              "graded cell. It was graded as an ordinary cell."),
+            (False, True): N_("A cell was marked for grading (with {points} points), but the handed-out notebook has "
+                              "no such graded cell. It was graded as an ordinary cell."),
+            (False, False): N_("A cell was marked for grading, but the handed-out notebook has no such graded cell. "
+                               "It was graded as an ordinary cell.")}
+
+
+def _restore_metadata(nb: NotebookNode, released: NotebookNode, language: str = "en") -> list[Repair]:
     """Give every cell the release's nbgrader metadata for its grade_id; strip marks the release lacks."""
     repairs = []
     authority = {_gid(c): c for c in released.cells if _gid(c)}
@@ -104,24 +120,27 @@ def _restore_metadata(nb: NotebookNode, released: NotebookNode) -> list[Repair]:
         if ref is None:
             points = _meta(cell).get("points")
             _strip(cell)
-            label = repr(gid) if gid else "without a name"
-            repairs.append(Repair(
-                f"cell {label} carried grading marks the release does not have; removed",
-                f"A cell {'named ' + label + ' ' if gid else ''}was marked for grading"
-                + (f" (with {points} points)" if points else "")
-                + ", but the handed-out notebook has no such graded cell. It was graded as an ordinary cell."))
+            summary = (translate("cell {gid!r} carried grading marks the release does not have; removed", language,
+                                 gid=gid) if gid else
+                       translate("cell without a name carried grading marks the release does not have; removed",
+                                 language))
+            repairs.append(Repair(summary, translate(_UNKNOWN[bool(gid), bool(points)], language, gid=gid,
+                                                     points=points)))
             continue
         mine, theirs = _meta(cell), _meta(ref)
         changed = _differences(mine, theirs)
         if ref.cell_type != cell.get("cell_type"):
-            changed.append(f"cell type: {cell.get('cell_type')} -> {ref.cell_type}")
+            changed.append(translate("cell type: {mine} -> {theirs}", language, mine=cell.get("cell_type"),
+                                     theirs=ref.cell_type))
             _set_type(cell, ref.cell_type)
         cell.metadata["nbgrader"] = copy.deepcopy(theirs)
         if changed:
             repairs.append(Repair(
-                f"cell {gid!r} had edited grading metadata ({'; '.join(changed)}); restored from the release",
-                f"The grading settings of cell {gid!r} had been changed ({'; '.join(changed)}). They were set "
-                "back to those of the handed-out notebook, so the cell was graded as intended."))
+                translate("cell {gid!r} had edited grading metadata ({changes}); restored from the release", language,
+                          gid=gid, changes="; ".join(changed)),
+                translate("The grading settings of cell {gid!r} had been changed ({changes}). They were set back to "
+                          "those of the handed-out notebook, so the cell was graded as intended.", language,
+                          gid=gid, changes="; ".join(changed))))
     return repairs
 
 
@@ -133,7 +152,9 @@ def sanitise(nb: NotebookNode, released: NotebookNode) -> list[Repair]:
     cell the *first* (nbgrader overwrites its contents anyway). The other copies lose their nbgrader metadata
     and still run as plain cells. Deleted test and locked cells are re-inserted from the release after the
     nearest preceding nbgrader cell; deleted solution cells are not (the student may have moved the code).
+    The repairs are told in the language of the release's edition.
     """
+    language = language_of_notebook(released)
     repairs = []
     seen: dict[str, list[int]] = {}
     for i, cell in enumerate(nb.cells):
@@ -146,10 +167,12 @@ def sanitise(nb: NotebookNode, released: NotebookNode) -> list[Repair]:
                 if i != keep:
                     _strip(nb.cells[i])
             repairs.append(Repair(
-                f"cell {gid!r} appeared {len(where)} times; kept copy {where.index(keep) + 1} graded",
-                f"Cell {gid!r} appears {len(where)} times in your notebook (a copied cell?). Copy "
-                f"{where.index(keep) + 1} was graded; the others ran as ordinary cells."))
-    repairs += _restore_metadata(nb, released)
+                translate("cell {gid!r} appeared {times} times; kept copy {kept} graded", language,
+                          gid=gid, times=len(where), kept=where.index(keep) + 1),
+                translate("Cell {gid!r} appears {times} times in your notebook (a copied cell?). Copy {kept} was "
+                          "graded; the others ran as ordinary cells.", language,
+                          gid=gid, times=len(where), kept=where.index(keep) + 1)))
+    repairs += _restore_metadata(nb, released, language)
 
     present = {_gid(c): c for c in nb.cells if _gid(c)}
     anchor = None  # grade_id of the last release cell found in the submission
@@ -166,8 +189,9 @@ def sanitise(nb: NotebookNode, released: NotebookNode) -> list[Repair]:
             nb.cells.insert(at, restored)
             present[gid] = restored
             repairs.append(Repair(
-                f"cell {gid!r} was deleted; restored from the release",
-                f"Cell {gid!r} of the handed-out notebook was missing (deleted?). It was put back and run."))
+                translate("cell {gid!r} was deleted; restored from the release", language, gid=gid),
+                translate("Cell {gid!r} of the handed-out notebook was missing (deleted?). It was put back and run.",
+                          language, gid=gid)))
         if gid in present:
             anchor = gid
     return repairs
@@ -193,12 +217,13 @@ def inert_cells(nb: NotebookNode, released: NotebookNode) -> None:
                 cell.metadata.pop("raw_mimetype", None)
 
 
-def add_note(nb: NotebookNode, repairs: list[Repair]) -> None:
-    """Tell the student, at the top of the graded notebook (and so in nbgrader's feedback), what happened."""
+def add_note(nb: NotebookNode, repairs: list[Repair], language: str = "en") -> None:
+    """Tell the student, at the top of the graded notebook (and so in nbgrader's feedback), what happened, in
+    ``language`` (the release's edition's)."""
     if not repairs:
         return
-    lines = ["**Note from the grader.** Your hand-in needed these repairs before it could be graded; "
-             "nothing else was changed:", ""]
+    lines = [translate("**Note from the grader.** Your hand-in needed these repairs before it could be graded; "
+                       "nothing else was changed:", language), ""]
     lines += [f"- {inert_text(r.student)}" for r in repairs]  # names in them are the student's
     cell = nbformat.v4.new_markdown_cell("\n".join(lines))
     cell.metadata["tags"] = [NOTE_TAG]
@@ -207,33 +232,36 @@ def add_note(nb: NotebookNode, repairs: list[Repair]) -> None:
 
 # ---------------------------------------------------------------- plain files only
 
-def _what(mode: int) -> str:
+def _what(mode: int, language: str = "en") -> str:
     if stat.S_ISLNK(mode):
-        return "a symbolic link"
+        return translate(N_("a symbolic link"), language)
     if stat.S_ISFIFO(mode):
-        return "a named pipe"
+        return translate(N_("a named pipe"), language)
     if stat.S_ISSOCK(mode):
-        return "a socket"
+        return translate(N_("a socket"), language)
     if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    return "not a regular file"
+        return translate(N_("a device"), language)
+    return translate(N_("not a regular file"), language)
 
 
-def _read_plain(path: Path, limit: int) -> bytes:
-    """The bytes of a regular file, opened without following a link and without blocking on a pipe."""
+def _read_plain(path: Path, limit: int, language: str = "en") -> bytes:
+    """The bytes of a regular file, opened without following a link and without blocking on a pipe; Unreadable
+    says why not in ``language`` (English for the instructor, the student's for a file copied with a notebook)."""
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise Unreadable(f"is {_what(info.st_mode)}")
+            raise Unreadable(translate("is {what}", language, what=_what(info.st_mode, language)))
         if info.st_size > limit:
-            raise Unreadable(f"is {info.st_size / 1024 ** 2:.0f} MB (the limit is {limit / 1024 ** 2:.0f} MB)")
+            raise Unreadable(translate("is {size:.0f} MB (the limit is {limit:.0f} MB)", language,
+                                       size=info.st_size / 1024 ** 2, limit=limit / 1024 ** 2))
         chunks, size = [], 0
         while chunk := os.read(fd, 1 << 20):
             chunks.append(chunk)
             size += len(chunk)
             if size > limit:
-                raise Unreadable(f"grew beyond {limit / 1024 ** 2:.0f} MB while being read")
+                raise Unreadable(translate("grew beyond {limit:.0f} MB while being read", language,
+                                           limit=limit / 1024 ** 2))
         return b"".join(chunks)
     finally:
         os.close(fd)
@@ -249,8 +277,9 @@ def _plain_folder(path: Path, shown: str) -> None:
         raise Unreadable(f"{shown} is {_what(mode)}, not a folder; only regular files and folders are graded")
 
 
-def copy_plain(src: Path, dest: Path, skip: str = "") -> list[Repair]:
-    """Copy the regular files and folders under ``src`` (except ``skip``); report everything else."""
+def copy_plain(src: Path, dest: Path, skip: str = "", language: str = "en") -> list[Repair]:
+    """Copy the regular files and folders under ``src`` (except ``skip``); report everything else, in
+    ``language``."""
     repairs, files, size = [], 0, 0
     pending = [Path()]
     while pending:
@@ -266,24 +295,30 @@ def copy_plain(src: Path, dest: Path, skip: str = "") -> list[Repair]:
                     pending.append(name)
                     continue
                 if not stat.S_ISREG(mode):
-                    target = f" to {os.readlink(entry.path)[:80]}" if stat.S_ISLNK(mode) else ""
-                    repairs.append(Repair(
-                        f"left out {name}: {_what(mode)}{target}",
-                        f"`{name}` in your hand-in is {_what(mode)}, not a file, so it was left out: "
-                        "only regular files are graded."))
+                    what = _what(mode, language)
+                    summary = (translate("left out {name}: {what} to {target}", language, name=name, what=what,
+                                         target=os.readlink(entry.path)[:80]) if stat.S_ISLNK(mode) else
+                               translate("left out {name}: {what}", language, name=name, what=what))
+                    repairs.append(Repair(summary, translate(
+                        "`{name}` in your hand-in is {what}, not a file, so it was left out: only regular files are "
+                        "graded.", language, name=name, what=what)))
                     continue
                 try:
-                    data = _read_plain(Path(entry.path), MAX_EXTRA - size)
+                    data = _read_plain(Path(entry.path), MAX_EXTRA - size, language)
                 except (Unreadable, OSError) as exc:
-                    why = str(exc) if isinstance(exc, Unreadable) else f"could not be read ({exc.strerror})"
-                    repairs.append(Repair(f"left out {name}: it {why}",
-                                          f"`{name}` in your hand-in was left out: it {why}."))
+                    why = (str(exc) if isinstance(exc, Unreadable) else
+                           translate("could not be read ({error})", language, error=exc.strerror))
+                    repairs.append(Repair(translate("left out {name}: it {why}", language, name=name, why=why),
+                                          translate("`{name}` in your hand-in was left out: it {why}.", language,
+                                                    name=name, why=why)))
                     continue
                 files += 1
                 if files > MAX_FILES:
-                    repairs.append(Repair(f"left out {name} and the rest: more than {MAX_FILES} files",
-                                          f"Your hand-in holds more than {MAX_FILES} files; the rest were "
-                                          "left out."))
+                    repairs.append(Repair(
+                        translate("left out {name} and the rest: more than {count} files", language, name=name,
+                                  count=MAX_FILES),
+                        translate("Your hand-in holds more than {count} files; the rest were left out.", language,
+                                  count=MAX_FILES)))
                     return repairs
                 size += len(data)
                 (dest / name).write_bytes(data)
@@ -330,9 +365,10 @@ def stage(root: Path, assignment: str, student: str) -> list[Repair]:
     if not isinstance(nb.get("cells"), list) or not all(isinstance(c, dict) for c in nb.cells):
         raise Unreadable(f"{notebook} has no list of cells")
     released = nbformat.read(Path(root) / RELEASE / assignment / notebook, as_version=4)
+    language = language_of_notebook(released)  # the student's edition: the repairs are told in its language
     repairs = sanitise(nb, released)
     inert_cells(nb, released)
-    repairs += copy_plain(src, dest, skip=notebook)
-    add_note(nb, repairs)
+    repairs += copy_plain(src, dest, skip=notebook, language=language)
+    add_note(nb, repairs, language)
     nbformat.write(nb, dest / notebook)
     return repairs
