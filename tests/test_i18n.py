@@ -86,6 +86,8 @@ def test_the_same_english_is_translated_the_same_way_everywhere():
 
 
 def test_the_language_follows_set_language_and_using():
+    import bpcourse_instructor  # noqa: F401 - registers its catalogue
+
     saved = list(i18n._chosen)
     try:
         i18n._chosen[:] = []
@@ -142,17 +144,25 @@ def test_a_check_recorded_in_one_language_replays_in_any(recorded, judged):
     from bpcourse_instructor.judge import verdict
     from grader_tests import _replay, nb06
 
-    def softmax(a):
-        e = np.exp(a - np.max(a, axis=-1, keepdims=True))
-        return e / e.sum(axis=-1, keepdims=True)
+    class SoftmaxWithLoss:
+        def forward(self, x, t):
+            e = np.exp(x - np.max(x, axis=-1, keepdims=True))
+            self.y, self.t = e / e.sum(axis=-1, keepdims=True), t
+            rows = np.arange(len(x))
+            picked = self.y[rows, t] if t.ndim == 1 else np.sum(self.y * t, axis=-1)
+            return -np.mean(np.log(picked + 1e-7))
 
-    payload = _recorded(nb06.check_softmax, softmax, language=recorded)
+        def backward(self, dout=1):
+            t = self.t if self.t.ndim > 1 else np.eye(self.y.shape[-1])[self.t]
+            return dout * (self.y - t) / len(self.y)
+
+    payload = _recorded(nb06.check_softmax_with_loss, SoftmaxWithLoss, language=recorded)
     assert payload["language"] == recorded
-    cell = new_code_cell("from grader_tests import nb06\nnb06.check_softmax(softmax)",
+    cell = new_code_cell("from grader_tests import nb06\nnb06.check_softmax_with_loss(SoftmaxWithLoss)",
                          outputs=[new_output("display_data", data={_replay.MIME: payload})])
     with i18n.using(judged):
         assert verdict(cell) is None
-    del payload["language"]  # a transcript without its language is replayed in the judge's: it may not fit
+    del cell.outputs[0].data[_replay.MIME]["language"]  # without it, the judge's own language: it may not fit
     with i18n.using(judged):
         outcome = verdict(cell)
     assert (outcome is None) == (recorded == judged), outcome  # so the recorded language is what makes it fit
