@@ -280,6 +280,8 @@ def _write_tree(root: Path, fresh: Path, dest: Path, names: list[str], repo: str
         template = (root / "binder" / README_TEMPLATE[language]).read_text(encoding="utf-8")
         text = student_readme(template, dest / RELEASE, [n for n in names if language_of(root, n) == language],
                               repo, branch, language)
+        if edition != "both":  # no README.ko.md to point to
+            text = "".join(line for line in text.splitlines(keepends=True) if "README.ko.md" not in line)
         (dest / filename).write_text(text, encoding="utf-8")
     return sorted(p for p in dest.rglob("*") if p.is_file() and ".git" not in p.relative_to(dest).parts)
 

@@ -38,13 +38,15 @@ Affine, Relu, SoftmaxWithLoss = NS["Affine"], NS["Relu"], NS["SoftmaxWithLoss"]
 SolutionNet, SolutionValue = NS["MultiLayerNet"], NS["Value"]
 
 
-def test_the_layers_are_exactly_notebook_07s_locked_cell():
-    """08 hands out no answer from 03-07 beyond what 07's locked cell already hands out."""
-    seven = _cells(REPO / "solutions" / "07_two_layer_net" / "07_two_layer_net.ipynb")
+@pytest.mark.parametrize("suffix", ["", "_ko"])
+def test_the_layers_are_exactly_notebook_07s_locked_cell(suffix):
+    """08 hands out no answer from 03-07 beyond what 07's locked cell already hands out (in each edition)."""
+    seven = _cells(REPO / "solutions" / f"07_two_layer_net{suffix}" / f"07_two_layer_net{suffix}.ipynb")
     for kind in ("solutions", "course"):
-        eight = _cells(REPO / kind / "08_deep_networks" / "08_deep_networks.ipynb")
-        assert eight["given_layers"] == seven["given_layers"], f"{kind}/08's given_layers differs from 07's"
-    nb = nbformat.read(REPO / "course" / "08_deep_networks" / "08_deep_networks.ipynb", as_version=4)
+        eight = _cells(REPO / kind / f"08_deep_networks{suffix}" / f"08_deep_networks{suffix}.ipynb")
+        assert eight["given_layers"] == seven["given_layers"], f"{kind}/08{suffix}'s given_layers differs from 07's"
+    nb = nbformat.read(REPO / "course" / f"08_deep_networks{suffix}" / f"08_deep_networks{suffix}.ipynb",
+                       as_version=4)
     locked = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "given_layers"]
     assert len(locked) == 1 and locked[0].metadata["nbgrader"]["locked"]
 

@@ -17,6 +17,7 @@ from conftest import REPO
 pytest.importorskip("jupyterlab")
 TOKEN = "bpcourse-launch-test"
 FIRST = "course/01_computational_graphs/01_computational_graphs.ipynb"
+FIRST_KO = FIRST.replace("01_computational_graphs", "01_computational_graphs_ko")
 
 
 def _launch_args(readme: str) -> list[str]:
@@ -26,8 +27,9 @@ def _launch_args(readme: str) -> list[str]:
     return shlex.split(found[0])
 
 
-@pytest.mark.parametrize("readme", ["README.md", "binder/README.student.md"])
-def test_the_launch_command_opens_notebook_01_with_every_notebook_reachable(readme, tmp_path):
+@pytest.mark.parametrize("readme,first", [("README.md", FIRST), ("binder/README.student.md", FIRST),
+                                          ("binder/README.student.ko.md", FIRST_KO)])
+def test_the_launch_command_opens_notebook_01_with_every_notebook_reachable(readme, first, tmp_path):
     args = _launch_args(readme)
     opened = tmp_path / "opened.txt"
     # A stand-in browser: jupyter_server hands it the page it would open for the student.
@@ -51,7 +53,7 @@ def test_the_launch_command_opens_notebook_01_with_every_notebook_reachable(read
         page = opened.read_text()
         if page.startswith("file://"):  # the redirect page jupyter_server writes for the browser
             page = open(page[len("file://"):], encoding="utf-8").read()
-        assert f"lab/tree/{FIRST}" in page or f"tree/{FIRST}" in page, page[:500]
+        assert f"lab/tree/{first}" in page or f"tree/{first}" in page, page[:500]
 
         def contents(path: str) -> dict:
             with urllib.request.urlopen(f"{base}/api/contents/{path}?content=0&token={TOKEN}", timeout=10) as r:
