@@ -1,11 +1,13 @@
 """The rules that recognise notebook 08's classic mistakes (a network of any depth with weight decay, the ``Value``
 engine); their hint texts are in :mod:`bpcourse.mistakes`, beside every other notebook's. Shared by the hidden tests
-and the visible checks' probes, like the rest of :mod:`bpcourse.mistakes`."""
+and the visible checks' probes, like the rest of :mod:`bpcourse.mistakes`; each rule returns its hint in the language
+in use."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from .i18n import tr
 from .mistakes import (
     GRAD_DECAY_TWICE,
     GRAD_DECAYS_BIASES,
@@ -35,7 +37,7 @@ def deep_loss(got: float, cross_entropy: float, decay: float, decay_with_biases:
     for wrong, text in ((cross_entropy, LOSS_NO_DECAY), (cross_entropy + 2 * decay, LOSS_DECAY_NO_HALF),
                         (cross_entropy + decay_with_biases, LOSS_DECAYS_BIASES)):
         if not np.isclose(cross_entropy + decay, wrong, rtol=1e-9) and np.isclose(got, wrong, rtol=1e-6):
-            return text
+            return tr(text)
     return ""
 
 
@@ -43,13 +45,13 @@ def deep_gradient(grads: dict, numeric: dict, params: dict, lam: float, n: int, 
     """The hint for wrong gradients of MultiLayerNet (``numeric``: central differences of J; ``distinct``: whether
     every layer is its own object), or ""."""
     if not distinct:
-        return RELU_SHARED
+        return tr(RELU_SHARED)
     W, b = [key for key in numeric if key[0] == "W"], [key for key in numeric if key[0] == "b"]
     for offset, text in ((-1.0, GRAD_NO_DECAY), (1.0, GRAD_DECAY_TWICE)):
         if lam and all(same(grads[key], numeric[key] + offset * lam * params[key], 1e-4, 1e-7) for key in W):
-            return text
+            return tr(text)
     if lam and all(same(grads[key], numeric[key] + lam * params[key], 1e-4, 1e-7) for key in b):
-        return GRAD_DECAYS_BIASES
+        return tr(GRAD_DECAYS_BIASES)
     first = next((key for key in numeric if not same(grads[key], numeric[key], 1e-4, 1e-7)), None)
     named = batch_ratios(n)
     text = ratio(grads[first], numeric[first], named) if first else ""
@@ -85,7 +87,7 @@ def value_op(op: str, xs, start: float, dout: float, grads) -> str | None:
         wrong.append(([start + dout * n * x[0] ** n], VALUE_POW))
     for candidate, text in wrong:
         if same(grads, candidate) and not same(candidate, right):
-            return text
+            return tr(text)
     return None
 
 
@@ -134,5 +136,5 @@ def value_walk(spec, grads) -> str | None:
     for wrong, text in ((dict(seed=False), VALUE_NO_SEED), (dict(reverse=False), VALUE_ORDER),
                         (dict(once=False), VALUE_TWICE)):
         if same(grads, _walk(spec, **wrong)):
-            return text
+            return tr(text)
     return None

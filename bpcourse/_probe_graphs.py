@@ -1,7 +1,8 @@
 """Probes for the functions of notebooks 01-02 (backward over a graph, central differences, the circuits, the
 planted branch bug): call the student's function on inputs of their own and ask :mod:`bpcourse.mistakes`
 whether what came back is a classic mistake (see :mod:`bpcourse.hints`). References are central differences of
-the formulas the notebooks state, never the answer itself."""
+the formulas the notebooks state, never the answer itself. A probe may return an English template of
+:mod:`bpcourse.mistakes`; ``hints.diagnose`` translates it."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import math
 import numpy as np
 
 from . import mistakes
+from .i18n import tr
 
 _H = 1e-6
 
@@ -80,7 +82,7 @@ def _chain_rule(pair):
     x, y = 3.0, -1.0
     for i, fn in enumerate(pair):  # dz_dx, dz_dy of z = (x + y)²
         numeric = _central(lambda t, i=i: (t + y) ** 2 if i == 0 else (x + t) ** 2, x if i == 0 else y)
-        if mistakes.ratio(fn(x, y), numeric, {0.5: mistakes.CHAIN_HALF}) == mistakes.CHAIN_HALF:
+        if mistakes.ratio(fn(x, y), numeric, {0.5: mistakes.CHAIN_HALF}) == tr(mistakes.CHAIN_HALF):
             return mistakes.CHAIN_HALF
     return None
 
@@ -111,7 +113,7 @@ def _sigmoid_gate(fn):
         if mistakes.same(got, wrong) and not mistakes.same(wrong, want):
             return mistakes.MUL_GATES_SWAP
     if mistakes.ratio(np.append(dw, dx), np.append(num_dw, num_dx), {-1.0: mistakes.NEGATE_GATE}) == \
-            mistakes.NEGATE_GATE:
+            tr(mistakes.NEGATE_GATE):
         return mistakes.NEGATE_GATE
     return None
 

@@ -1,5 +1,6 @@
 """Probes for the layers of notebooks 03-07: run the student's class on inputs of their own and ask
-:mod:`bpcourse.mistakes` whether what came back is a classic mistake (see :mod:`bpcourse.hints`)."""
+:mod:`bpcourse.mistakes` whether what came back is a classic mistake (see :mod:`bpcourse.hints`).
+A probe may return an English template of :mod:`bpcourse.mistakes`; ``hints.diagnose`` translates it."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import numpy as np
 
 from . import mistakes
 from .gradcheck import numerical_vjp
+from .i18n import tr
 
 
 def _inputs(seed: int, shape=(3, 4), apart: bool = False):
@@ -111,12 +113,12 @@ def _affine(cls):
     if db.shape != b.shape and db.size == b.size:
         return mistakes.DB_NOT_FLAT
     for got, want, text in ((dW, num_W, mistakes.DW_AVERAGED), (db, num_b, mistakes.DB_AVERAGED)):
-        if mistakes.ratio(got, want, {1 / len(x): text}) == text:
+        if mistakes.ratio(got, want, {1 / len(x): text}) == tr(text):
             return text
     layer.backward(2 * dout)
     for attr, want in (("dW", num_W), ("db", num_b)):
         if mistakes.same(getattr(layer, attr), 3 * want, 1e-4, 1e-6):
-            return mistakes.GRADS_ACCUMULATED.format(name=attr)
+            return tr(mistakes.GRADS_ACCUMULATED, name=attr)
     return None
 
 

@@ -6,15 +6,17 @@ from __future__ import annotations
 import importlib.util
 import sys
 
+from .i18n import tr
+
 NEEDS = ("bpcourse_instructor", "nbgrader", "nbclient")
 
 
 def main(argv: list[str] | None = None) -> int:
     missing = [name for name in NEEDS if importlib.util.find_spec(name) is None]
     if missing:
-        print(f"bpcourse: the instructor tools are not installed here (no {', '.join(missing)}); students don't "
-              "need them. Instructors: in the course repository run  pip install -e \".[instructor]\"",
-              file=sys.stderr)
+        print(tr("bpcourse: the instructor tools are not installed here (no {missing}); students don't need them. "
+                 "Instructors: in the course repository run  pip install -e \".[instructor]\"",
+                 missing=", ".join(missing)), file=sys.stderr)
         return 2
     from bpcourse_instructor.cli import main as instructor_main
 

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .i18n import tr
+
 __all__ = [
     "DataUnavailableError",
     "MNIST_FILES",
@@ -70,13 +72,14 @@ def _names(files) -> str:
 
 
 def _advice(files) -> str:
-    return ("To fix this, do one of:\n"
-            "  - connect to the network and run again;\n"
-            f"  - put the files {_names(files)} in one folder and pass it: "
-            'load_mnist(..., data_dir="that/folder") (in a notebook: in the cell that calls load_mnist);\n'
-            f"  - set the environment variable {DATA_DIR_ENV} to that folder before starting Python "
-            "(for a notebook: before starting Jupyter).\n"
-            f"Another mirror can be chosen with {MIRROR_ENV}=<base URL>.")
+    return tr("To fix this, do one of:\n"
+              "  - connect to the network and run again;\n"
+              "  - put the files {names} in one folder and pass it: "
+              'load_mnist(..., data_dir="that/folder") (in a notebook: in the cell that calls load_mnist);\n'
+              "  - set the environment variable {data_env} to that folder before starting Python "
+              "(for a notebook: before starting Jupyter).\n"
+              "Another mirror can be chosen with {mirror_env}=<base URL>.",
+              names=_names(files), data_env=DATA_DIR_ENV, mirror_env=MIRROR_ENV)
 
 
 def _sha256(path: Path) -> str:
@@ -91,11 +94,11 @@ def _why(exc: BaseException) -> str:
     if isinstance(exc, requests.HTTPError) and exc.response is not None:
         return f"HTTP {exc.response.status_code} {exc.response.reason}"
     if isinstance(exc, requests.Timeout):
-        return f"no answer within {TIMEOUT} s"
+        return tr("no answer within {timeout} s", timeout=TIMEOUT)
     if isinstance(exc, requests.ConnectionError):
-        return "could not connect (no network, or the server is down)"
+        return tr("could not connect (no network, or the server is down)")
     if isinstance(exc, ValueError) and "does not match the known hash" in str(exc):
-        return "the downloaded file's sha256 does not match the published one (damaged or different file)"
+        return tr("the downloaded file's sha256 does not match the published one (damaged or different file)")
     return f"{type(exc).__name__}: {str(exc)[:200]}"
 
 
@@ -105,20 +108,23 @@ def _from_folder(folder: Path, files, source: str) -> dict[str, Path]:
     where = f"{source}={str(folder)!r}"
     missing = [repr(name) for name, _ in files.values() if not (folder / name).is_file()]
     if missing:
-        what = ("that folder does not exist" if not folder.is_dir() else
-                "none of the files is there" if len(missing) == len(files) else
-                f"the file {missing[0]} is not there" if len(missing) == 1 else
-                f"the files {', '.join(missing)} are not there")
-        other = ("leave out data_dir" if source == "data_dir" else
-                 f'pass another folder with load_mnist(..., data_dir="that/folder"), or unset {DATA_DIR_ENV}')
-        raise DataUnavailableError(f"{where}, but {what}. Put the original files ({_names(files)}) in that "
-                                   f"folder, or {other} to download them into the cache.")
+        what = (tr("that folder does not exist") if not folder.is_dir() else
+                tr("none of the files is there") if len(missing) == len(files) else
+                tr("the file {name} is not there", name=missing[0]) if len(missing) == 1 else
+                tr("the files {names} are not there", names=", ".join(missing)))
+        other = (tr("leave out data_dir") if source == "data_dir" else
+                 tr('pass another folder with load_mnist(..., data_dir="that/folder"), or unset {data_env}',
+                    data_env=DATA_DIR_ENV))
+        raise DataUnavailableError(tr("{where}, but {what}. Put the original files ({names}) in that folder, or "
+                                      "{other} to download them into the cache.",
+                                      where=where, what=what, names=_names(files), other=other))
     paths = {}
     for role, (name, sha) in files.items():
         got = _sha256(folder / name)
         if got != sha:
-            raise DataUnavailableError(f"{name!r} in {where} is damaged or not the original file: "
-                                       f"sha256 {got}, expected {sha}. Replace it with the original file.")
+            raise DataUnavailableError(tr("{name!r} in {where} is damaged or not the original file: "
+                                          "sha256 {got}, expected {sha}. Replace it with the original file.",
+                                          name=name, where=where, got=got, sha=sha))
         paths[role] = folder / name
     return paths
 
@@ -156,8 +162,9 @@ def _retrieve(name, sha, mirrors, cache_dir: Path, downloader, files) -> Path:
                                        downloader=downloader))
         except (ValueError, OSError) as exc:  # requests' errors are OSErrors
             failures.append(f"{url}: {_why(exc)}")
-    raise DataUnavailableError(f"could not download {name!r} into {str(cache_dir)!r}. Tried "
-                               + "; ".join(failures) + ".\n" + _advice(files)) from None
+    raise DataUnavailableError(tr("could not download {name!r} into {cache!r}. Tried {failures}.\n{advice}",
+                                  name=name, cache=str(cache_dir), failures="; ".join(failures),
+                                  advice=_advice(files))) from None
 
 
 def fetch_mnist(files=MNIST_FILES, *, base_url: str | None = None,
@@ -171,8 +178,8 @@ def fetch_mnist(files=MNIST_FILES, *, base_url: str | None = None,
     """
     if data_dir is not None:
         if not os.fspath(data_dir):
-            raise ValueError('data_dir is an empty string: pass the folder holding the MNIST files, '
-                             'e.g. data_dir="data/mnist", or leave it out')
+            raise ValueError(tr('data_dir is an empty string: pass the folder holding the MNIST files, '
+                                'e.g. data_dir="data/mnist", or leave it out'))
         return _from_folder(Path(data_dir).expanduser(), files, "data_dir")
     folder = os.environ.get(DATA_DIR_ENV)
     if folder:
@@ -186,19 +193,21 @@ def _read_idx(path: Path) -> np.ndarray:
         with gzip.open(path, "rb") as f:
             magic = f.read(4)
             if len(magic) != 4 or magic[:3] != b"\x00\x00\x08" or not 1 <= magic[3] <= 4:
-                raise ValueError(f"header {magic.hex()} is not 000008 followed by 01..04")
+                raise ValueError(tr("header {header} is not 000008 followed by 01..04", header=magic.hex()))
             sizes = f.read(4 * magic[3])
             if len(sizes) != 4 * magic[3]:
-                raise ValueError("the header is cut short")
+                raise ValueError(tr("the header is cut short"))
             data = np.empty([int(n) for n in np.frombuffer(sizes, dtype=">u4")], dtype=np.uint8)
             buf, filled = memoryview(data).cast("B"), 0  # decompress straight into the array: no copy
             while filled < data.size and (n := f.readinto(buf[filled:])):
                 filled += n
             if filled != data.size or f.read(1):
-                raise ValueError(f"the header promises shape {data.shape}, the data has a different size")
+                raise ValueError(tr("the header promises shape {shape}, the data has a different size",
+                                    shape=data.shape))
     except (OSError, EOFError, ValueError) as exc:
-        raise DataUnavailableError(f"{path.name!r} ({path}) is not a valid IDX file of bytes: {exc}. "
-                                   "Replace it with the original file.") from None
+        raise DataUnavailableError(tr("{name!r} ({path}) is not a valid IDX file of bytes: {exc}. "
+                                      "Replace it with the original file.", name=path.name, path=path,
+                                      exc=exc)) from None
     return data
 
 
@@ -218,8 +227,9 @@ def load_mnist(normalize: bool = True, flatten: bool = True, one_hot_label: bool
     for split in ("train", "test"):
         x, t = _read_idx(paths[f"{split}_images"]), _read_idx(paths[f"{split}_labels"])
         if x.ndim != 3 or t.ndim != 1 or len(x) != len(t):
-            raise DataUnavailableError(f"{split} files do not pair up: images {x.shape}, labels {t.shape}; "
-                                       "expected (N, rows, cols) images and (N,) labels")
+            raise DataUnavailableError(tr("{split} files do not pair up: images {images}, labels {labels}; "
+                                          "expected (N, rows, cols) images and (N,) labels",
+                                          split=split, images=x.shape, labels=t.shape))
         if normalize:
             x = np.divide(x, np.float32(255), dtype=np.float32)  # one pass, no float64 intermediate
         x = x.reshape(len(x), -1) if flatten else x[:, np.newaxis]
@@ -230,9 +240,11 @@ def load_mnist(normalize: bool = True, flatten: bool = True, one_hot_label: bool
 
 def _count(value, name: str, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name} must be an integer, got {type(value).__name__}: {value!r}")
+        raise ValueError(tr("{name} must be an integer, got {kind}: {value!r}", name=name,
+                            kind=type(value).__name__, value=value))
     if value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+        raise ValueError(tr("{name} must be at least {minimum}, got {value}", name=name, minimum=minimum,
+                            value=value))
     return int(value)
 
 
@@ -248,10 +260,12 @@ def spiral(points_per_class: int = 100, dimensions: int = 2, classes: int = 3, n
     n = _count(points_per_class, "points_per_class", 1)
     k = _count(classes, "classes", 1)
     if _count(dimensions, "dimensions", 2) != 2:
-        raise ValueError(f"dimensions must be 2 (the spiral lies in a plane), got {dimensions}")
+        raise ValueError(tr("dimensions must be 2 (the spiral lies in a plane), got {dimensions}",
+                            dimensions=dimensions))
     if isinstance(noise, bool) or not isinstance(noise, (int, float, np.floating, np.integer)) \
             or not np.isfinite(noise) or noise < 0:
-        raise ValueError(f"noise must be a finite number >= 0 (std of the angle noise), got {noise!r}")
+        raise ValueError(tr("noise must be a finite number >= 0 (std of the angle noise), got {noise!r}",
+                            noise=noise))
     gen = np.random.default_rng(seed)
     r = np.linspace(0.0, 1.0, n)
     x = np.empty((n * k, 2))

@@ -30,6 +30,8 @@ from typing import Callable
 
 import numpy as np
 
+from .i18n import tr
+
 __all__ = [
     "Precision",
     "precision_of",
@@ -47,11 +49,12 @@ def _as_float_array(x, name: str) -> np.ndarray:
     try:
         arr = np.array(x, dtype=np.float64, copy=True)
     except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a number or an array of numbers, got {type(x).__name__}: {x!r:.80}") from None
+        raise TypeError(tr("{name} must be a number or an array of numbers, got {kind}: {x!r:.80}",
+                           name=name, kind=type(x).__name__, x=x)) from None
     if not np.all(np.isfinite(arr)):
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0]) if arr.ndim else ()
-        raise ValueError(f"{name} contains a non-finite value ({arr[bad]}) at index {bad}; "
-                         "a gradient can only be checked at a finite point")
+        raise ValueError(tr("{name} contains a non-finite value ({value}) at index {index}; "
+                            "a gradient can only be checked at a finite point", name=name, value=arr[bad], index=bad))
     return arr
 
 
@@ -68,8 +71,6 @@ class Precision:
 
 DOUBLE = Precision("float64", 1e-5, 1e-6, 1e-3, np.float64)
 SINGLE = Precision("float32", 1e-2, 1e-2, 1e-2, np.float32)
-_HALF = ("computes in half precision (float16), which keeps only about 3 significant digits: too few to "
-         "check a gradient with central differences. Compute in float32 or float64 instead")
 
 
 def precision_of(*values, what: str = "f") -> Precision:
@@ -83,7 +84,9 @@ def precision_of(*values, what: str = "f") -> Precision:
             except (TypeError, ValueError):
                 continue  # not numbers: the conversion that follows says so
         if dtype.kind == "f" and dtype.itemsize <= 2:
-            raise TypeError(f"{what} {_HALF}")
+            raise TypeError(tr("{what} computes in half precision (float16), which keeps only about 3 significant "
+                               "digits: too few to check a gradient with central differences. Compute in float32 or "
+                               "float64 instead", what=what))
         if (dtype.kind == "f" and dtype.itemsize == 4) or (dtype.kind == "c" and dtype.itemsize == 8):
             found = SINGLE
     return found
@@ -91,14 +94,14 @@ def precision_of(*values, what: str = "f") -> Precision:
 
 def _require_callable(f, name: str = "f") -> None:
     if not callable(f):
-        raise TypeError(f"{name} must be a function, got {type(f).__name__}: {f!r:.80}")
+        raise TypeError(tr("{name} must be a function, got {kind}: {f!r:.80}", name=name, kind=type(f).__name__, f=f))
 
 
 def _scalar(value, what: str) -> float:
     arr = np.asarray(value, dtype=np.float64)
     if arr.size != 1:
-        raise ValueError(f"{what} must return a single number, got an array of shape {arr.shape}; "
-                         "pass dout= to check an array-valued function")
+        raise ValueError(tr("{what} must return a single number, got an array of shape {shape}; "
+                            "pass dout= to check an array-valued function", what=what, shape=arr.shape))
     return float(arr.reshape(()))
 
 
@@ -139,11 +142,12 @@ def _numeric(f: Callable, x, dout, h: float | None, also=()) -> tuple[np.ndarray
     else:
         dout = _as_float_array(dout, "dout")
         if np.shape(out) != dout.shape:
-            raise ValueError(f"dout has shape {dout.shape} but f(x) has shape {np.shape(out)}; "
-                             "the upstream gradient must have the shape of the output")
+            raise ValueError(tr("dout has shape {dout_shape} but f(x) has shape {out_shape}; "
+                                "the upstream gradient must have the shape of the output",
+                                dout_shape=dout.shape, out_shape=np.shape(out)))
         weighted = lambda z: float(np.sum(np.asarray(f(z), dtype=np.float64) * dout))  # noqa: E731
     precision = precision_of(out, what="f")
-    if also and precision_of(*also, what="your gradient") is SINGLE:
+    if also and precision_of(*also, what=tr("your gradient")) is SINGLE:
         precision = SINGLE
     rounded = h is None and precision is not DOUBLE
     h = precision.h if h is None else h
@@ -167,7 +171,7 @@ def rel_error(a, b) -> float:
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     if a.shape != b.shape:
-        raise ValueError(f"cannot compare arrays of shapes {a.shape} and {b.shape}")
+        raise ValueError(tr("cannot compare arrays of shapes {a} and {b}", a=a.shape, b=b.shape))
     if a.size == 0:
         return 0.0
     return float(np.max(np.abs(a - b) / np.maximum(np.abs(a) + np.abs(b), 1e-8)))
@@ -195,14 +199,15 @@ class GradCheck:
         return self.ok
 
     def report(self) -> str:
-        verdict = "OK" if self.ok else "WRONG"
-        text = (f"{self.name}: {verdict} (max relative error {self.max_rel_error:.1e}, tolerance {self.tol:.0e}; "
-                f"{self.precision}, step h={self.h:.0e})")
+        verdict = tr("OK") if self.ok else tr("WRONG")
+        text = tr("{name}: {verdict} (max relative error {error:.1e}, tolerance {tol:.0e}; {precision}, step "
+                  "h={h:.0e})", name=self.name, verdict=verdict, error=self.max_rel_error, tol=self.tol,
+                  precision=self.precision, h=self.h)
         if not self.ok:
-            text += (f"\n  worst at index {self.worst_index}: numerical gradient {self.expected:.6g}, "
-                     f"your backward gave {self.got:.6g}")
+            text += tr("\n  worst at index {index}: numerical gradient {expected:.6g}, your backward gave {got:.6g}",
+                       index=self.worst_index, expected=self.expected, got=self.got)
             if self.hint:
-                text += f"\n  hint: {self.hint}"
+                text += tr("\n  hint: {hint}", hint=tr(self.hint))
         return text
 
     __str__ = report
@@ -211,18 +216,18 @@ class GradCheck:
 def _hint(numeric: np.ndarray, analytic: np.ndarray) -> str:
     """Recognise a few classic mistakes from the ratio between the two gradients."""
     if not np.any(numeric):
-        return "" if not np.any(analytic) else "the true gradient is zero everywhere here"
+        return "" if not np.any(analytic) else tr("the true gradient is zero everywhere here")
     if not np.any(analytic):
-        return "your gradient is all zeros: did you return before multiplying by dout?"
+        return tr("your gradient is all zeros: did you return before multiplying by dout?")
     mask = np.abs(numeric) > 1e-6
     ratio = analytic[mask] / numeric[mask]
     if np.allclose(ratio, ratio[0], rtol=1e-4):
         r = ratio[0]
         if np.isclose(r, -1):
-            return "the sign is flipped"
+            return tr("the sign is flipped")
         if abs(r) > 1:
-            return f"your gradient is {r:.4g} times too large"
-        return f"your gradient is {1 / r:.4g} times too small"
+            return tr("your gradient is {r:.4g} times too large", r=r)
+        return tr("your gradient is {inverse:.4g} times too small", inverse=1 / r)
     return ""
 
 
@@ -235,22 +240,23 @@ def check_gradient(f: Callable, x, analytic, dout=None, name: str = "gradient",
     follow the precision of ``f``'s output and of ``analytic`` (the lower one) unless
     ``h`` / ``tol`` are given; the report says which precision was assumed.
     """
-    precision_of(analytic, what=f"{name}: your gradient")  # float16 is refused before anything runs
+    precision_of(analytic, what=tr("{name}: your gradient", name=name))  # float16 is refused before anything runs
     numeric, precision = _numeric(f, x, dout, h, also=(analytic,))
     h = precision.h if h is None else h
     tol = precision.tol if tol is None else tol
     try:
         analytic = np.asarray(analytic, dtype=np.float64)
     except (TypeError, ValueError):
-        raise TypeError(f"{name}: the analytic gradient must be an array of numbers, "
-                        f"got {type(analytic).__name__}") from None
+        raise TypeError(tr("{name}: the analytic gradient must be an array of numbers, got {kind}",
+                           name=name, kind=type(analytic).__name__)) from None
     if analytic.shape != numeric.shape:
-        raise ValueError(f"{name} has shape {analytic.shape}, expected {numeric.shape} (the shape of x)")
+        raise ValueError(tr("{name} has shape {shape}, expected {expected} (the shape of x)",
+                            name=name, shape=analytic.shape, expected=numeric.shape))
     extra = {"precision": precision.name, "h": h}
     if not np.all(np.isfinite(analytic)):
         idx = tuple(int(i) for i in np.argwhere(~np.isfinite(analytic))[0]) if analytic.ndim else ()
         return GradCheck(name, float("inf"), idx, float(numeric[idx]), float(analytic[idx]), tol,
-                         "your gradient has inf or nan here", **extra)
+                         tr("your gradient has inf or nan here"), **extra)
     # Central differences carry noise (~1e-10 in float64, ~1e-5 in float32), so where the true gradient is 0
     # a pure relative error would be huge for correct code; the floor scales with the gradient's own size.
     floor = precision.floor * max(1.0, float(np.max(np.abs(numeric), initial=0.0)))

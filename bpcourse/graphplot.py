@@ -10,6 +10,8 @@ import math
 
 from matplotlib.patches import FancyArrowPatch
 
+from .i18n import tr
+
 __all__ = ["draw_graph", "draw_value_graph", "fmt"]
 
 FORWARD, BACKWARD, EDGE = "#1a7a3a", "#d62728", "#555555"
@@ -69,31 +71,37 @@ def draw_value_graph(out, *, ax=None, title=None, figsize=None):
 def _parse(nodes):
     """Check the node list; return names, ops and parents in order, and each node's children."""
     if isinstance(nodes, (str, bytes)) or not hasattr(nodes, "__iter__"):
-        raise TypeError(f"nodes must be a list of (name, op, parents) tuples, got {type(nodes).__name__}")
+        raise TypeError(tr("nodes must be a list of (name, op, parents) tuples, got {kind}",
+                           kind=type(nodes).__name__))
     nodes = list(nodes)
     for i, node in enumerate(nodes):
         if not (isinstance(node, (tuple, list)) and len(node) == 3):
-            raise ValueError(f"nodes[{i}] must be a (name, op, parents) tuple, got {node!r:.80}")
+            raise ValueError(tr("nodes[{i}] must be a (name, op, parents) tuple, got {node!r:.80}", i=i, node=node))
     where = {}
     for i, (name, _, _) in enumerate(nodes):
         if name in where:
-            raise ValueError(f"nodes[{i}]: duplicate name {name!r} (already used by nodes[{where[name]}])")
+            raise ValueError(tr("nodes[{i}]: duplicate name {name!r} (already used by nodes[{first}])",
+                                i=i, name=name, first=where[name]))
         where[name] = i
     if not where:
-        raise ValueError("nodes is empty: give at least one (name, op, parents) tuple")
+        raise ValueError(tr("nodes is empty: give at least one (name, op, parents) tuple"))
     ops, parents, children = {}, {}, {n: [] for n in where}
     for i, (name, op, ps) in enumerate(nodes):
         if isinstance(ps, str) or not hasattr(ps, "__iter__"):
-            raise ValueError(f"node {name!r} (nodes[{i}]): parents must be a list of names, got {ps!r}")
+            raise ValueError(tr("node {name!r} (nodes[{i}]): parents must be a list of names, got {parents!r}",
+                                name=name, i=i, parents=ps))
         ps = list(ps)
         if op is None and ps:
-            raise ValueError(f"node {name!r} (nodes[{i}]) is an input (op None) but lists parents {ps}")
+            raise ValueError(tr("node {name!r} (nodes[{i}]) is an input (op None) but lists parents {parents}",
+                                name=name, i=i, parents=ps))
         for p in ps:
             if p not in where:
-                raise ValueError(f"node {name!r} (nodes[{i}]): unknown parent {p!r}")
+                raise ValueError(tr("node {name!r} (nodes[{i}]): unknown parent {parent!r}", name=name, i=i,
+                                    parent=p))
             if where[p] > i:
-                raise ValueError(f"node {name!r} (nodes[{i}]): parent {p!r} is defined after it "
-                                 f"(nodes[{where[p]}]); list nodes in topological order")
+                raise ValueError(tr("node {name!r} (nodes[{i}]): parent {parent!r} is defined after it "
+                                    "(nodes[{j}]); list nodes in topological order", name=name, i=i, parent=p,
+                                    j=where[p]))
             children[p].append(name)
         ops[name], parents[name] = op, ps
     return list(where), ops, parents, children
@@ -139,10 +147,12 @@ def draw_graph(nodes, values=None, grads=None, *, edge_grads=None, ax=None, titl
     for what, d in (("values", values), ("grads", grads)):
         for k in d:
             if k not in ops:
-                raise ValueError(f"{what} has a key {k!r} that is not a node; nodes are {names}")
+                raise ValueError(tr("{what} has a key {key!r} that is not a node; nodes are {names}", what=what,
+                                    key=k, names=names))
     for k in edge_grads:
         if not (isinstance(k, tuple) and len(k) == 2 and k[0] in ops and k[1] in children[k[0]]):
-            raise ValueError(f"edge_grads has a key {k!r} that is not an edge (parent, child) of the graph")
+            raise ValueError(tr("edge_grads has a key {key!r} that is not an edge (parent, child) of the graph",
+                                key=k))
     col, row = _layout(names, ops, parents, children)
     out = names[-1]
     left = min(col[n] - (CHAR * len(str(n)) + 0.12 if ops[n] is None else 0.35) for n in names)

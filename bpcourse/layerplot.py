@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .graphplot import fmt
+from .i18n import tr, tr_figure
 
 __all__ = ["draw_layers", "layer_summary"]
 
@@ -24,7 +25,8 @@ def _array(value, where: str):
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
-        raise ValueError(f"{where} should be an array of numbers, got {type(value).__name__}") from None
+        raise ValueError(tr("{where} should be an array of numbers, got {kind}", where=where,
+                            kind=type(value).__name__)) from None
     return arr
 
 
@@ -36,11 +38,12 @@ def layer_summary(net) -> list[dict]:
     mapping of names to layers.
     """
     if not hasattr(net, "layers"):
-        raise TypeError(f"draw_layers needs a network with an attribute layers (an OrderedDict of its layers, "
-                        f"in forward order); this {type(net).__name__} has none")
+        raise TypeError(tr("draw_layers needs a network with an attribute layers (an OrderedDict of its layers, "
+                           "in forward order); this {kind} has none", kind=type(net).__name__))
     layers = net.layers
     if not hasattr(layers, "items"):
-        raise TypeError(f"net.layers should be an OrderedDict of name -> layer, got {type(layers).__name__}")
+        raise TypeError(tr("net.layers should be an OrderedDict of name -> layer, got {kind}",
+                           kind=type(layers).__name__))
     items = list(layers.items())
     last = getattr(net, "lastLayer", None)
     if last is not None:
@@ -57,14 +60,14 @@ def layer_summary(net) -> list[dict]:
             grads[p] = None if g is None else float(np.linalg.norm(_array(g, f"{name}.{GRADS[p]}")))
         rows.append({"name": str(name), "kind": type(layer).__name__, "params": params, "grads": grads})
     if not rows:
-        raise TypeError("net.layers is empty: there is nothing to draw")
+        raise TypeError(tr("net.layers is empty: there is nothing to draw"))
     return rows
 
 
 def _box_text(row) -> list[str]:
     lines = []
     if not row["params"]:
-        return ["no parameters"]
+        return [tr_figure("no parameters")]
     for p, shape in row["params"].items():
         g = row["grads"][p]
         norm = "‖d" + p + "‖ = " + (fmt(g) if g is not None else "–")

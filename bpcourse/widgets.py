@@ -17,6 +17,7 @@ import ipywidgets as widgets
 import matplotlib.pyplot as plt
 
 from .graphplot import _parse, draw_graph, fmt
+from .i18n import tr, tr_figure
 
 __all__ = ["GraphExplorer", "graph_explorer", "apple_explorer", "APPLE_NODES", "GradTableStepper",
            "grad_table_stepper"]
@@ -32,45 +33,47 @@ def _png(ax) -> dict:
     plt.close(ax.figure)
     return {"output_type": "display_data", "metadata": {},
             "data": {"image/png": base64.b64encode(buf.getvalue()).decode("ascii"),
-                     "text/plain": "<computational graph>"}}
+                     "text/plain": tr("<computational graph>")}}
 
 
 def _table_problem(table, names) -> str:
     """'' if ``table`` maps every node name to one finite real number, else what is wrong with it."""
     if not hasattr(table, "keys") or not hasattr(table, "__getitem__"):
-        return f"returned {type(table).__name__}, not a dict"
+        return tr("returned {kind}, not a dict", kind=type(table).__name__)
     for n in names:
         try:
             v = table[n]
         except (KeyError, TypeError, IndexError):
-            return f"has no entry for node '{n}'"
+            return tr("has no entry for node '{node}'", node=n)
         try:
             ok = not isinstance(v, (bool, complex, str)) and math.isfinite(float(v))
         except (TypeError, ValueError):
             ok = False
         if not ok:
-            return f"gave node '{n}' {v!r:.40}, not a finite number"
+            return tr("gave node '{node}' {value!r:.40}, not a finite number", node=n, value=v)
     return ""
 
 
 def _attempt(fn, label: str, names, *args):
     """(the table fn returns, '') when it works, else (None, why the reference stands in)."""
     if fn is None:
-        return None, f"no {label} was given"
+        return None, tr("no {label} was given", label=label)
     try:
         table = fn(*args)
     except NotImplementedError:
-        return None, f"your {label} is not written yet"
+        return None, tr("your {label} is not written yet", label=label)
     except Exception as exc:  # noqa: BLE001 - the student's code may raise anything; the widget says what
-        return None, f"your {label} raised {type(exc).__name__}: {str(exc)[:80]}"
+        return None, tr("your {label} raised {kind}: {message}", label=label, kind=type(exc).__name__,
+                        message=str(exc)[:80])
     problem = _table_problem(table, names)
     if problem:
-        return None, f"your {label} {problem}"
+        return None, tr("your {label} {problem}", label=label, problem=problem)
     return {n: float(table[n]) for n in names}, ""
 
 
 def _source(label: str, why: str) -> str:
-    return f"{label}: yours" if not why else f"{label}: the course's reference ({why})"
+    return tr("{label}: yours", label=label) if not why else \
+        tr("{label}: the course's reference ({why})", label=label, why=why)
 
 
 def own_code_evaluator(nodes, reference, forward=None, backward=None):
@@ -86,7 +89,8 @@ def own_code_evaluator(nodes, reference, forward=None, backward=None):
         grads, why_b = _attempt(backward, "backward", names, [tuple(n) for n in nodes], dict(values))
         if grads is None:
             grads = ref_grads
-        return values, grads, f"Drawn with {_source('forward', why_f)}; {_source('backward', why_b)}."
+        return values, grads, tr("Drawn with {forward}; {backward}.", forward=_source("forward", why_f),
+                                 backward=_source("backward", why_b))
     return evaluate
 
 
@@ -99,22 +103,23 @@ class GraphExplorer(widgets.VBox):
 
     def __init__(self, nodes, evaluate, inputs, *, title=None):
         if not callable(evaluate):
-            raise TypeError("evaluate must be a function inputs -> (values, grads), "
-                            f"got {type(evaluate).__name__}")
+            raise TypeError(tr("evaluate must be a function inputs -> (values, grads), got {kind}",
+                               kind=type(evaluate).__name__))
         names, ops, _, _ = _parse(nodes)
         graph_inputs = [n for n in names if ops[n] is None]
         sliders = {}
         for name, spec in dict(inputs).items():
             if name not in ops or ops[name] is not None:
-                raise ValueError(f"inputs has {name!r}, which is not an input node of the graph "
-                                 f"(its inputs are {graph_inputs})")
+                raise ValueError(tr("inputs has {name!r}, which is not an input node of the graph "
+                                    "(its inputs are {inputs})", name=name, inputs=graph_inputs))
             try:
                 lo, hi, step, init = (float(v) for v in spec)
             except (TypeError, ValueError):
-                raise ValueError(f"inputs[{name!r}] must be (min, max, step, initial), "
-                                 f"got {spec!r}") from None
+                raise ValueError(tr("inputs[{name!r}] must be (min, max, step, initial), got {spec!r}",
+                                    name=name, spec=spec)) from None
             if not lo <= init <= hi:
-                raise ValueError(f"inputs[{name!r}]: initial {init} is outside [{lo}, {hi}]")
+                raise ValueError(tr("inputs[{name!r}]: initial {init} is outside [{lo}, {hi}]", name=name,
+                                    init=init, lo=lo, hi=hi))
             sliders[name] = widgets.FloatSlider(value=init, min=lo, max=hi, step=step, description=str(name),
                                                 style={"description_width": "initial"})
         self.nodes, self.evaluate, self.sliders = list(nodes), evaluate, sliders
@@ -131,12 +136,12 @@ class GraphExplorer(widgets.VBox):
             result = self.evaluate(dict(x))
         except NotImplementedError:
             self.figure = self.ax = None
-            self.message = "Finish the exercise first: evaluate raised NotImplementedError."
+            self.message = tr("Finish the exercise first: evaluate raised NotImplementedError.")
             self.output.outputs = ({"output_type": "stream", "name": "stdout", "text": self.message + "\n"},)
             return
         if not (isinstance(result, tuple) and len(result) in (2, 3)):
-            raise TypeError(f"evaluate must return (values, grads), "
-                            f"got {type(result).__name__}: {result!r:.80}")
+            raise TypeError(tr("evaluate must return (values, grads), got {kind}: {result!r:.80}",
+                               kind=type(result).__name__, result=result))
         values, grads = result[:2]
         self.note = str(result[2]) if len(result) == 3 else None
         self.label.value = self.note or ""
@@ -166,7 +171,7 @@ def apple_explorer(forward=None, backward=None) -> GraphExplorer:
     inputs = {"apple": (50, 200, 10, 100), "apple_num": (1, 10, 1, 2), "tax": (1.0, 1.5, 0.05, 1.1)}
     evaluate = _apple if forward is None and backward is None else \
         own_code_evaluator(APPLE_NODES, _apple, forward, backward)
-    return graph_explorer(APPLE_NODES, evaluate, inputs, title="Buying apples")
+    return graph_explorer(APPLE_NODES, evaluate, inputs, title=tr_figure("Buying apples"))
 
 
 class GradTableStepper(widgets.VBox):
@@ -183,7 +188,8 @@ class GradTableStepper(widgets.VBox):
         names, node_ops, parents, _ = _parse(nodes)
         for n in names:
             if node_ops[n] is not None and node_ops[n] not in ops:
-                raise ValueError(f"node {n!r} has op {node_ops[n]!r}, which is not in ops ({sorted(ops)})")
+                raise ValueError(tr("node {node!r} has op {op!r}, which is not in ops ({ops})", node=n,
+                                    op=node_ops[n], ops=sorted(ops)))
         graph = [(n, o, list(p)) for n, o, p in nodes]
         values, why_f = _attempt(forward, "forward", names, graph, dict(inputs))
         table, why_b = _attempt(backward, "backward", names, graph, dict(values)) if values else (None, "")
@@ -191,7 +197,8 @@ class GradTableStepper(widgets.VBox):
         self.own = values is not None and table is not None
         if not self.own:  # the stepper explains the student's own table; it has no table of its own to show
             missing = why_f or why_b
-            self.note = f"Nothing to step through yet: {missing}. Finish it above, then run this cell again."
+            self.note = tr("Nothing to step through yet: {missing}. Finish it above, then run this cell again.",
+                           missing=missing)
             self.step, self.text, self.ax, self.label = -1, self.note, None, widgets.Label(self.note)
             super().__init__([self.label])
             return
@@ -202,10 +209,10 @@ class GradTableStepper(widgets.VBox):
                      for slot, p in enumerate(parents[c]) if p == j]
             total = 1.0 if j == out else sum(g * d for _, g, d in terms)
             self.steps.append({"node": j, "terms": terms, "sum": total, "value": table[j]})
-        self.note = "Filled with your forward and your backward."
-        self.slider = widgets.IntSlider(value=1, min=1, max=len(names), description="step",
+        self.note = tr("Filled with your forward and your backward.")
+        self.slider = widgets.IntSlider(value=1, min=1, max=len(names), description=tr("step"),
                                         style={"description_width": "initial"})
-        back, ahead = widgets.Button(description="◀ back"), widgets.Button(description="next ▶")
+        back, ahead = widgets.Button(description=tr("◀ back")), widgets.Button(description=tr("next ▶"))
         back.on_click(lambda _: self.show(self.step - 1))
         ahead.on_click(lambda _: self.show(self.step + 1))
         self.label, self.html, self.output = widgets.Label(self.note), widgets.HTML(), widgets.Output()
@@ -217,17 +224,17 @@ class GradTableStepper(widgets.VBox):
     def describe(self, k: int) -> str:
         """What step k (0 = the output) computes, in words and numbers."""
         s, out = self.steps[k], self.steps[0]["node"]
-        head = f"Step {k + 1} of {len(self.steps)}: grad_table['{s['node']}']"
+        head = tr("Step {k} of {n}: grad_table['{node}']", k=k + 1, n=len(self.steps), node=s["node"])
         if k == 0:
-            return f"{head} = 1: the output, d {out} / d {out}."
+            return tr("{head} = 1: the output, d {out} / d {out}.", head=head, out=out)
         if not s["terms"]:
-            return f"{head} = 0: '{s['node']}' feeds no node."
+            return tr("{head} = 0: '{node}' feeds no node.", head=head, node=s["node"])
         names = " + ".join(f"grad_table['{c}'] × ∂{c}/∂{s['node']}" for c, _, _ in s["terms"])
         numbers = " + ".join(f"{fmt(g)} × {fmt(d)}" for _, g, d in s["terms"])
         text = f"{head} = {names} = {numbers} = {fmt(s['sum'])}."
         if self.own and not math.isclose(s["value"], s["sum"], rel_tol=1e-6, abs_tol=1e-9):
-            text += (f" Your backward has {fmt(s['value'])} here, but the shares from its children (as your "
-                     f"table holds them) add up to {fmt(s['sum'])}.")
+            text += tr(" Your backward has {value} here, but the shares from its children (as your table holds "
+                       "them) add up to {sum}.", value=fmt(s["value"]), sum=fmt(s["sum"]))
         return text
 
     def show(self, k: int) -> None:

@@ -24,12 +24,14 @@ import zlib
 import numpy as np
 
 from bpcourse import mistakes
+from bpcourse.hints import has_hint, split_hint, with_hint
+from bpcourse.i18n import N_, tr
 
 from . import _replay
 from ._replay import hidden_check, kind
 
 __all__ = ["Failure", "hidden_check", "kind", "rng", "call", "num_vjp", "expect_close", "expect_true", "as_number",
-           "matches", "replace_hint", "tolerances", "check_layer", "CASES"]
+           "matches", "replace_hint", "with_hint", "split_hint", "has_hint", "tolerances", "check_layer", "CASES"]
 
 # The shapes every elementwise check runs on: a scalar, a vector, a non-square matrix, a batch of one.
 CASES = [(), (5,), (3, 4), (1, 6)]
@@ -92,11 +94,11 @@ def _run(fn, args, what: str):
         with _quiet():
             return "ok", fn(*args)
     except NotImplementedError:
-        return "raise", f"{what} is not implemented yet (it raises NotImplementedError)."
+        return "raise", tr("{what} is not implemented yet (it raises NotImplementedError).", what=what)
     except _replay.ReplayError:
         raise
     except Exception as exc:  # student code may raise anything
-        return "raise", f"{what} raised {type(exc).__name__}: {exc}"
+        return "raise", tr("{what} raised {kind}: {exc}", what=what, kind=type(exc).__name__, exc=exc)
 
 
 def num_vjp(f, x: np.ndarray, dout: np.ndarray, h: float = 1e-6) -> np.ndarray:
@@ -121,8 +123,8 @@ def num_vjp(f, x: np.ndarray, dout: np.ndarray, h: float = 1e-6) -> np.ndarray:
 # leave a wide margin for that, while the classic mistakes (a factor, a swap, a sign, a missing dout) are
 # off by 30 % or more and still fail.
 SINGLE_RTOL, SINGLE_ATOL_SCALE = 1e-3, 1e-4
-HALF_PRECISION = ("half precision (float16) keeps only about 3 significant digits, too few to check a "
-                  "gradient. Compute in float32 or float64 (drop the float16 conversion).")
+HALF_PRECISION = N_("half precision (float16) keeps only about 3 significant digits, too few to check a "
+                    "gradient. Compute in float32 or float64 (drop the float16 conversion).")
 
 
 def _precision(value) -> str:
@@ -154,7 +156,7 @@ def tolerances(got, expected, what: str, *, rtol: float, atol: float) -> tuple[f
     __tracebackhide__ = True
     precision = _precision(got)
     if precision == "half":
-        raise Failure(f"{what} is in half precision (float16).\nHint: {HALF_PRECISION}")
+        raise Failure(with_hint(tr("{what} is in half precision (float16).", what=what), HALF_PRECISION))
     if precision == "single":
         scale = float(np.max(np.abs(np.asarray(expected, dtype=np.float64)), initial=0.0))
         return max(rtol, SINGLE_RTOL), max(atol, SINGLE_ATOL_SCALE * scale)
@@ -164,12 +166,12 @@ def tolerances(got, expected, what: str, *, rtol: float, atol: float) -> tuple[f
 def _as_array(value, what: str) -> np.ndarray:
     __tracebackhide__ = True
     if value is None:
-        raise Failure(f"{what} is None: did you forget to return it?")
+        raise Failure(tr("{what} is None: did you forget to return it?", what=what))
     try:
         return np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
-        raise Failure(f"{what} should be a number or an array of numbers, got {kind(value)}: "
-                      f"{value!r:.100}") from None
+        raise Failure(tr("{what} should be a number or an array of numbers, got {kind}: {value!r:.100}",
+                         what=what, kind=kind(value), value=value)) from None
 
 
 def _fmt(v: float) -> str:
@@ -183,7 +185,8 @@ def _ratio_hint(got: np.ndarray, expected: np.ndarray, hints: dict) -> str:
 
 def expect_close(got, expected, what: str, *, rtol: float = 1e-5, atol: float = 1e-7,
                  hints: dict | None = None, shape_hint: str = "") -> None:
-    """Fail with the worst index, expected vs got, and a hint for a recognised mistake."""
+    """Fail with the worst index, expected vs got, and a hint for a recognised mistake (``hints`` and
+    ``shape_hint`` may be English templates: the message translates them)."""
     __tracebackhide__ = True
     expected = np.asarray(expected, dtype=np.float64)
     if got is not None:
@@ -191,34 +194,37 @@ def expect_close(got, expected, what: str, *, rtol: float = 1e-5, atol: float = 
     got = _as_array(got, what)
     if got.shape != expected.shape:
         if got.size == expected.size and got.ndim != expected.ndim and not shape_hint:
-            shape_hint = "the numbers may be right: reshape it to the expected shape."
-        msg = f"{what} has shape {got.shape}, expected {expected.shape}."
-        raise Failure(msg + (f"\nHint: {shape_hint}" if shape_hint else ""))
+            shape_hint = N_("the numbers may be right: reshape it to the expected shape.")
+        msg = tr("{what} has shape {shape}, expected {expected}.", what=what, shape=got.shape,
+                 expected=expected.shape)
+        raise Failure(with_hint(msg, shape_hint))
     bad = ~np.isclose(got, expected, rtol=rtol, atol=atol) | ~np.isfinite(got)
     if not bad.any():
         return
     err = np.where(np.isfinite(got), np.abs(got - expected), np.inf)
     idx = tuple(int(i) for i in np.unravel_index(int(np.argmax(err)), err.shape)) if err.ndim else ()
-    where = f" at index {idx}" if idx else ""
-    msg = (f"{what} is wrong{where}: expected {_fmt(expected[idx])}, got {_fmt(got[idx])} "
-           f"({int(bad.sum())} of {bad.size} values wrong).")
+    where = tr(" at index {index}", index=idx) if idx else ""
+    msg = tr("{what} is wrong{where}: expected {expected}, got {got} ({bad} of {size} values wrong).", what=what,
+             where=where, expected=_fmt(expected[idx]), got=_fmt(got[idx]), bad=int(bad.sum()), size=bad.size)
     if not np.isfinite(got[idx]):
-        hint = "the value is inf or nan: an overflow somewhere (exp of a large number?)."
+        hint = N_("the value is inf or nan: an overflow somewhere (exp of a large number?).")
     else:
         hint = _ratio_hint(got, expected, hints or {})
-    raise Failure(msg + (f"\nHint: {hint}" if hint else ""))
+    raise Failure(with_hint(msg, hint))
 
 
 def as_number(value, what: str) -> float:
     """A student's single number as a float, or a Failure that says what came back instead."""
     __tracebackhide__ = True
     if _precision(value) == "half":
-        raise Failure(f"{what} is in half precision (float16).\nHint: {HALF_PRECISION}")
+        raise Failure(with_hint(tr("{what} is in half precision (float16).", what=what), HALF_PRECISION))
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
-        raise Failure(f"{what} should be a number, got {kind(value)}: {value!r:.100}") from None
-    expect_true(arr.size == 1, f"{what} should be a single number, got an array of shape {arr.shape}.")
+        raise Failure(tr("{what} should be a number, got {kind}: {value!r:.100}", what=what, kind=kind(value),
+                         value=value)) from None
+    expect_true(arr.size == 1, tr("{what} should be a single number, got an array of shape {shape}.", what=what,
+                                  shape=arr.shape))
     return float(arr.reshape(()))
 
 
@@ -235,8 +241,9 @@ def matches(a, b, rtol: float = 1e-6, atol: float = 1e-9) -> bool:
 
 
 def replace_hint(message: str, hint: str) -> str:
-    """The failure message with its hint replaced by a sharper one."""
-    return message.split("\nHint:")[0] + f"\nHint: {hint}"
+    """The failure message with its hint (in any language) replaced by a sharper one (translated if it is an
+    English template)."""
+    return with_hint(split_hint(message)[0], hint)
 
 
 def expect_true(condition: bool, message: str) -> None:
@@ -251,7 +258,7 @@ def _copy(a):
 
 def check_layer(make, args: list, formula, name: str, grad_names: list[str], *,
                 seed: str, hints: dict | None = None, grad_hints: dict | None = None,
-                formula_text: str = "the formula"):
+                formula_text: str = N_("the formula")):
     """One forward/backward round trip of a layer built by ``make()``.
 
     ``formula(*inputs)`` is the grader's float64 implementation of the formula the notebook states.
@@ -264,23 +271,24 @@ def check_layer(make, args: list, formula, name: str, grad_names: list[str], *,
     __tracebackhide__ = True
     points = [np.asarray(a, dtype=np.float64) for a in args]
     expected_out = formula(*points)
-    layer = call(make, what=f"creating {name}")
+    layer = call(make, what=tr("creating {name}", name=name))
     out = call(layer.forward, *[_copy(a) for a in args], what=f"{name}.forward")
-    expect_close(out, expected_out, f"{name}.forward output", hints=hints)
+    expect_close(out, expected_out, tr("{name}.forward output", name=name), hints=hints)
     dout = rng(seed).standard_normal(np.shape(expected_out))
     if not np.shape(expected_out):
         dout = float(dout)
     grads = call(layer.backward, _copy(dout), what=f"{name}.backward")
     if len(args) == 1:
         grads = (grads,)
-    else:
-        expect_true(isinstance(grads, (tuple, list)) and len(grads) == len(args),
-                    f"{name}.backward should return {len(args)} gradients ({', '.join(grad_names)}), "
-                    f"got {kind(grads)}{'' if not hasattr(grads, '__len__') else f' of length {len(grads)}'}.")
+    elif not (isinstance(grads, (tuple, list)) and len(grads) == len(args)):
+        length = tr(" of length {length}", length=len(grads)) if hasattr(grads, "__len__") else ""
+        raise Failure(tr("{name}.backward should return {count} gradients ({names}), got {kind}{length}.",
+                         name=name, count=len(args), names=", ".join(grad_names), kind=kind(grads), length=length))
     for i, gname in enumerate(grad_names):
         def f(z, i=i):
             return formula(*points[:i], z, *points[i + 1:])
         numeric = num_vjp(f, points[i], np.asarray(dout))
-        expect_close(grads[i], numeric, f"{name}.backward: {gname} (checked against numerical gradients of "
-                     f"{formula_text})", rtol=1e-4, atol=1e-6, hints=(grad_hints or {}).get(gname))
+        expect_close(grads[i], numeric, tr("{name}.backward: {gname} (checked against numerical gradients of "
+                                           "{formula})", name=name, gname=gname, formula=tr(formula_text)),
+                     rtol=1e-4, atol=1e-6, hints=(grad_hints or {}).get(gname))
     return layer

@@ -30,6 +30,8 @@ import zlib
 
 import numpy as np
 
+from bpcourse.i18n import tr
+
 MIME = "application/vnd.bpcourse.transcript+json"
 ENV = "BPCOURSE_TRANSCRIPT"        # set by `bpcourse grade` in the grading kernels: emit transcripts
 CROSSCHECK = "BPCOURSE_CROSSCHECK"  # set by the test suite: replay every check at once and compare
@@ -65,16 +67,16 @@ class Handle:
 
     def __setattr__(self, attr, value):
         if not _live_depth():
-            raise ReplayError(f"the check set {self._name}.{attr} outside call()")
+            raise ReplayError(tr("the check set {name}.{attr} outside call()", name=self._name, attr=attr))
         setattr(resolve(self), attr, resolve(value))
 
     def __call__(self, *args, **kwargs):
         if not _live_depth():
-            raise ReplayError(f"the check called {self._name} outside call()")
+            raise ReplayError(tr("the check called {name} outside call()", name=self._name))
         return resolve(self)(*map(resolve, args), **{k: resolve(v) for k, v in kwargs.items()})
 
     def __bool__(self):
-        raise ReplayError(f"the check asked whether {self._name} is true outside call()")
+        raise ReplayError(tr("the check asked whether {name} is true outside call()", name=self._name))
 
     def __repr__(self):
         return f"<{self._name}>"
@@ -152,16 +154,16 @@ class _Session:
         live = {num: ref() for num, ref, _ in self.arrays.values()}
         for item in _items(writes):
             if not isinstance(item, list) or len(item) != 2:
-                raise ReplayError("malformed array write in the transcript")
+                raise ReplayError(tr("malformed array write in the transcript"))
             a, new = live.get(item[0]), decode(item[1], None)
             if a is None:
                 continue  # the grader no longer holds that array: nothing can read it
             if not isinstance(new, np.ndarray) or new.size != a.size:
-                raise ReplayError("an array write in the transcript has the wrong size")
+                raise ReplayError(tr("an array write in the transcript has the wrong size"))
             try:
                 a.shape = new.shape  # student code may reshape the caller's array in place (x.shape = ...)
             except AttributeError:
-                raise ReplayError("an array write in the transcript has the wrong shape") from None
+                raise ReplayError(tr("an array write in the transcript has the wrong shape")) from None
             a[...] = new
 
 
@@ -185,22 +187,23 @@ def invoke(fn, args, what: str, run):
         status, value = run(fn, args)
         return status, value
     if s.mode == "record" and s.depth:
-        raise ReplayError(f"the call {what!r} happened inside another call()")
+        raise ReplayError(tr("the call {what!r} happened inside another call()", what=what))
     if s.mode == "replay":
         if s.pos >= len(s.entries):
-            raise ReplayError(f"the transcript ends before the call {what!r}")
+            raise ReplayError(tr("the transcript ends before the call {what!r}", what=what))
         entry = s.entries[s.pos]
         s.pos += 1
         s.track(args)
         if not isinstance(entry, list) or len(entry) != 4 or entry[0] != what:
             got = entry[0] if isinstance(entry, list) and entry else entry
-            raise ReplayError(f"expected the call {what!r} in the transcript, found {str(got)[:80]!r}")
+            raise ReplayError(tr("expected the call {what!r} in the transcript, found {found!r}", what=what,
+                                 found=str(got)[:80]))
         _, status, payload, writes = entry
         s.apply(writes)
         if status == "raise":
             return "raise", str(payload)
         if status != "ok":
-            raise ReplayError(f"unknown status {str(status)[:20]!r}")
+            raise ReplayError(tr("unknown status {status!r}", status=str(status)[:20]))
         return "ok", decode(payload, None)
     s.track(args)
     s.snapshot()
@@ -219,7 +222,7 @@ def invoke(fn, args, what: str, run):
         payload = encode(object(), s.handles)
     s.size += len(json.dumps(payload)) + len(json.dumps(writes))
     if s.size > MAX_BYTES:
-        raise ReplayError("the transcript grew beyond its limit: does your code return huge arrays?")
+        raise ReplayError(tr("the transcript grew beyond its limit: does your code return huge arrays?"))
     s.entries.append([what, "ok", payload, writes])
     # The kernel carries on with the decoded copy too, so both runs see the same values.
     return "ok", decode(payload, s.handles)
@@ -265,22 +268,22 @@ def decode(data, handles: list | None):
     if data is None or type(data) in (bool, int, float, str):
         return data
     if isinstance(data, list) or not isinstance(data, dict) or len(data) not in (1, 2, 3):
-        raise ReplayError("malformed value in the transcript")
+        raise ReplayError(tr("malformed value in the transcript"))
     if "f" in data:
         return float(data["f"]) if data["f"] in ("nan", "inf", "-inf") else _bad()
     if "a" in data:
         dtype, shape = data["a"], data["s"]
         if dtype not in _DTYPES or not isinstance(shape, list) or not all(type(n) is int and n >= 0 for n in shape):
-            raise ReplayError("malformed array in the transcript")
+            raise ReplayError(tr("malformed array in the transcript"))
         raw = base64.b64decode(data["b"], validate=True)
         dt = np.dtype("<" + dtype)
         if len(raw) != dt.itemsize * int(np.prod(shape, dtype=np.int64)):
-            raise ReplayError("an array in the transcript has the wrong number of bytes")
+            raise ReplayError(tr("an array in the transcript has the wrong number of bytes"))
         return np.frombuffer(raw, dtype=dt).astype(dt.newbyteorder("=")).reshape(shape)
     if "g" in data:
         arr = decode(data["g"], handles)
         if not isinstance(arr, np.ndarray) or arr.shape != ():
-            raise ReplayError("malformed scalar in the transcript")
+            raise ReplayError(tr("malformed scalar in the transcript"))
         return arr[()]
     if "t" in data:
         return tuple(decode(v, handles) for v in _items(data["t"]))
@@ -290,31 +293,31 @@ def decode(data, handles: list | None):
         out = {}
         for pair in _items(data["d"]):
             if not isinstance(pair, list) or len(pair) != 2:
-                raise ReplayError("malformed dict in the transcript")
+                raise ReplayError(tr("malformed dict in the transcript"))
             key = decode(pair[0], handles)
             try:
                 out[key] = decode(pair[1], handles)
             except TypeError:
-                raise ReplayError("unhashable key in the transcript") from None
+                raise ReplayError(tr("unhashable key in the transcript")) from None
         return out
     if "h" in data:
         name = str(data.get("n", "object"))[:60]
         if handles is None:
-            return Handle(name=f"{name} object")
+            return Handle(name=tr("{name} object", name=name))
         if type(data["h"]) is not int or not 0 <= data["h"] < len(handles):
-            raise ReplayError("unknown handle in the transcript")
-        return Handle(handles[data["h"]], name=f"{name} object")
-    raise ReplayError("malformed value in the transcript")
+            raise ReplayError(tr("unknown handle in the transcript"))
+        return Handle(handles[data["h"]], name=tr("{name} object", name=name))
+    raise ReplayError(tr("malformed value in the transcript"))
 
 
 def _items(x) -> list:
     if not isinstance(x, list):
-        raise ReplayError("malformed container in the transcript")
+        raise ReplayError(tr("malformed container in the transcript"))
     return x
 
 
 def _bad():
-    raise ReplayError("malformed number in the transcript")
+    raise ReplayError(tr("malformed number in the transcript"))
 
 
 # ---------------------------------------------------------------- checks: record in the kernel, judge outside
@@ -334,15 +337,15 @@ def unpack(data, limit: int = 4 * MAX_BYTES) -> tuple[str, list]:
         z = zlib.decompressobj()
         raw = z.decompress(base64.b64decode(data["z"], validate=True), limit)
         if z.unconsumed_tail:
-            raise ReplayError("the transcript is too large")
+            raise ReplayError(tr("the transcript is too large"))
         doc = json.loads(raw)
         name, entries = doc["check"], doc["entries"]
     except ReplayError:
         raise
     except Exception as exc:  # noqa: BLE001 - anything malformed is a forged or broken transcript
-        raise ReplayError(f"unreadable transcript ({type(exc).__name__})") from None
+        raise ReplayError(tr("unreadable transcript ({kind})", kind=type(exc).__name__)) from None
     if not isinstance(name, str) or not isinstance(entries, list):
-        raise ReplayError("malformed transcript")
+        raise ReplayError(tr("malformed transcript"))
     return name, entries
 
 
@@ -371,10 +374,10 @@ def hidden_check(fn):
         _session = session = _Session("record")
         failure = None
         try:
-            fn(*[Handle(a, name=f"argument {i + 1}") for i, a in enumerate(args)])
+            fn(*[Handle(a, name=tr("argument {number}", number=i + 1)) for i, a in enumerate(args)])
         except ReplayError as exc:
             from ._core import Failure
-            failure = Failure(f"the hidden test could not record your code's answers: {exc}")
+            failure = Failure(tr("the hidden test could not record your code's answers: {exc}", exc=exc))
         except AssertionError as exc:
             failure = exc
         finally:
@@ -394,35 +397,64 @@ def hidden_check(fn):
     return wrapper
 
 
-def judge(name: str, entries: list, nargs: int) -> str | None:
-    """Replay check ``name`` ("nb04.check_relu") on a transcript: None if it passes, else the message."""
+def judge(name: str, entries: list, nargs: int, language: str | None = None) -> str | None:
+    """Replay check ``name`` ("nb04.check_relu") on a transcript: None if it passes, else the message.
+
+    The replay runs in ``language`` if given, else in the language the transcript was recorded in: the labels of
+    the calls (``what=``) are translated like every message, so a Korean notebook's transcript names its calls in
+    Korean. Without ``language`` the language in use is tried first, then the others; the verdict (and its
+    message) is the first replay whose calls fit the transcript, or the first replay's if none does.
+    """
     import importlib
 
+    from bpcourse import i18n
+
+    module, _, func = name.partition(".")
+    if not (module.startswith("nb") and module[2:].isdigit() and func.startswith("check_")):
+        return tr("unknown hidden test {name!r}", name=name)
+    fn = getattr(importlib.import_module(f"grader_tests.{module}"), func, None)
+    if fn is None or not hasattr(fn, "check_name"):
+        return tr("unknown hidden test {name!r}", name=name)
+    current = i18n.language()
+    order = [language] if language else [current] + [other for other in i18n.LANGUAGES if other != current]
+    first = None
+    for chosen in order:
+        saved = list(i18n._chosen)  # i18n keeps the chosen language there; restored below
+        i18n._chosen[:] = [chosen]
+        try:
+            verdict, fits = _judge_once(fn, entries, nargs)
+        finally:
+            i18n._chosen[:] = saved
+        if fits:
+            return verdict
+        first = verdict if first is None else first
+    return first
+
+
+def _judge_once(fn, entries: list, nargs: int) -> tuple[str | None, bool]:
+    """(the verdict of one replay of ``fn`` on ``entries``, whether the check's calls fit the transcript)."""
     from ._core import Failure
 
     global _session
-    module, _, func = name.partition(".")
-    if not (module.startswith("nb") and module[2:].isdigit() and func.startswith("check_")):
-        return f"unknown hidden test {name!r}"
-    fn = getattr(importlib.import_module(f"grader_tests.{module}"), func, None)
-    if fn is None or not hasattr(fn, "check_name"):
-        return f"unknown hidden test {name!r}"
     saved, _session = _session, _Session("replay", entries)
     try:
         with np.errstate(all="ignore"):
-            fn.__wrapped__(*[Handle(name=f"argument {i + 1}") for i in range(nargs)])
+            fn.__wrapped__(*[Handle(name=tr("argument {number}", number=i + 1)) for i in range(nargs)])
         if _session.pos != len(entries):
-            raise ReplayError(f"the transcript holds {len(entries) - _session.pos} more calls than the check made")
+            raise ReplayError(tr("the transcript holds {count} more calls than the check made",
+                                 count=len(entries) - _session.pos))
     except Failure as exc:
-        return str(exc)
+        return str(exc), True
     except ReplayError as exc:
         if _session.first_failure is not None:
             # The kernel went on where the replay had already failed (its comparisons were made to pass): the
             # first failure is what the student needs to know.
-            return _session.first_failure
-        return f"the record of your code's answers does not fit this hidden test ({exc}), so it scores 0."
+            return _session.first_failure, True
+        return tr("the record of your code's answers does not fit this hidden test ({exc}), so it scores 0.",
+                  exc=exc), False
     except Exception as exc:  # noqa: BLE001 - a forged transcript must never crash the grader
-        return f"the hidden test failed on the recorded answers ({type(exc).__name__}: {str(exc)[:200]})"
+        return tr("the hidden test failed on the recorded answers ({kind}: {message})", kind=type(exc).__name__,
+                  message=str(exc)[:200]), True
     finally:
         _session = saved
-    return None
+    return None, True
