@@ -103,6 +103,11 @@ def code_tokens(source: str) -> list[str]:
     return out
 
 
+def _math(markdown: str) -> list[str]:
+    """The ``$...$`` and ``$$...$$`` formulas of a Markdown cell, whitespace collapsed (a line may break inside)."""
+    return sorted(" ".join(m.split()) for m in _MATH.findall(markdown))
+
+
 def _where(index: int, cell: dict) -> str:
     meta = cell.get("metadata", {}).get("nbgrader", {})
     name = meta.get("grade_id") or cell.get("id", "?")
@@ -143,8 +148,8 @@ def differences(english: dict, korean: dict) -> list[str]:
                 at = next((i for i, (p, q) in enumerate(zip(tx, ty)) if p != q), min(len(tx), len(ty)))
                 found.append(f"{where}: the code differs at token {at}: English {' '.join(tx[at:at + 6])!r}, "
                              f"Korean {' '.join(ty[at:at + 6])!r}")
-        elif x["cell_type"] == "markdown" and sorted(_MATH.findall(sx)) != sorted(_MATH.findall(sy)):
-            missing = sorted(set(_MATH.findall(sx)) ^ set(_MATH.findall(sy)))
+        elif x["cell_type"] == "markdown" and _math(sx) != _math(sy):
+            missing = sorted(set(_math(sx)) ^ set(_math(sy)))
             found.append(f"{where}: the math differs: {missing[:3]}")
     return found
 

@@ -162,7 +162,10 @@ def test_a_check_recorded_in_one_language_replays_in_any(recorded, judged):
                          outputs=[new_output("display_data", data={_replay.MIME: payload})])
     with i18n.using(judged):
         assert verdict(cell) is None
-    del cell.outputs[0].data[_replay.MIME]["language"]  # without it, the judge's own language: it may not fit
+    # Without the recorded language the judge still finds it: it replays in each language until the calls fit.
+    del cell.outputs[0].data[_replay.MIME]["language"]
     with i18n.using(judged):
-        outcome = verdict(cell)
-    assert (outcome is None) == (recorded == judged), outcome  # so the recorded language is what makes it fit
+        assert verdict(cell) is None
+    with i18n.using(judged):  # and a transcript of another check's calls fits in no language
+        entries = _replay.unpack(payload)[1]
+        assert _replay.judge("nb06.check_softmax_with_loss", entries[1:], 1) is not None
