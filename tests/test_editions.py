@@ -118,3 +118,17 @@ def test_the_korean_notebook_keeps_to_the_glossary(english, korean):
                             or re.search(r"[A-Za-z][A-Za-z -]*\*{0,2}\s*\(\s*\*{0,2}$", before)):
             bare.append(f"{term}: {prose[max(0, at - 20):at + len(term) + 30]!r}")
     assert not bare, f"{korean} first uses these terms without the English in parentheses:\n" + "\n".join(bare)
+
+
+@pytest.mark.parametrize("english,korean", PAIRS)
+def test_a_korean_notebook_is_mostly_korean(english, korean):
+    """The share of Hangul among the letters a student reads (benchmarks/hangul_share.py prints them all): English
+    is left for code names, the English term beside a term's first use, and quoted sources. The English twin
+    shows how low it would be with the prose untranslated."""
+    from bpcourse_instructor.editions import hangul_share, readable_text
+
+    h, latin = hangul_share(readable_text(_nb("solutions", korean)))
+    he, latin_e = hangul_share(readable_text(_nb("solutions", english)))
+    share, english_share = h / (h + latin), he / (he + latin_e)
+    print(f"{korean}: Hangul {share:.2f} of the letters (the English edition: {english_share:.2f})")
+    assert share >= 0.7 > english_share, (share, english_share)
