@@ -97,18 +97,26 @@ def test_export_starts_every_notebook_with_the_colab_setup_cell_and_changes_noth
         release = nbformat.read(released_notebook(clean_repo, path.stem), as_version=4)
         setup = nb.cells[0]
         assert setup.cell_type == "code" and setup.id == SETUP_CELL_ID and setup.metadata == {}, setup
-        assert setup.source == colab_setup_source(STUDENT_REPO, BRANCH) and setup.outputs == [], path.name
-        assert f'"bpcourse @ git+https://github.com/{STUDENT_REPO}@{BRANCH}"' in setup.source
+        language = "ko" if path.stem.endswith("_ko") else "en"  # the Korean cell speaks Korean, installs the font
+        assert setup.source == colab_setup_source(STUDENT_REPO, BRANCH, language) and setup.outputs == [], path.name
+        package = "bpcourse[ko]" if language == "ko" else "bpcourse"
+        assert f'"{package} @ git+https://github.com/{STUDENT_REPO}@{BRANCH}"' in setup.source
         assert nb.cells[1:] == release.cells and nb.metadata == release.metadata, f"{path.name} changed otherwise"
         assert SETUP_CELL_ID not in {c.get("id") for c in release.cells}, "course/ itself got the set-up cell"
         nbformat.validate(nb)
 
 
 def test_export_readme_opens_every_notebook_in_colab(exported):
-    readme = (exported / "README.md").read_text()
+    """README.md opens every English notebook in Colab, README.ko.md every Korean one, each with its Binder badge."""
     names = sorted(p.name for p in (exported / "course").iterdir())
-    assert COLAB_LINK.findall(readme) == [colab_url(name) for name in names], readme
-    assert "{colab_links}" not in readme and "{binder_url}" not in readme
+    for filename, edition in (("README.md", [n for n in names if not n.endswith("_ko")]),
+                              ("README.ko.md", [n for n in names if n.endswith("_ko")])):
+        text = (exported / filename).read_text(encoding="utf-8")
+        assert edition and COLAB_LINK.findall(text) == [colab_url(name) for name in edition], text
+        assert "{colab_links}" not in text and "{binder_url}" not in text
+        assert f"lab/tree/course/{edition[0]}/{edition[0]}.ipynb" in text, filename
+    assert "README.ko.md" in (exported / "README.md").read_text(encoding="utf-8")  # the way to the Korean one
+    readme = (exported / "README.md").read_text()
     # Colab is temporary too, and says how to keep the work; large classes go to the campus JupyterHub.
     prose = " ".join(readme.split())
     for words in ("Colab sessions are temporary too", "File → Save a copy in Drive", "Download .ipynb",
@@ -151,12 +159,17 @@ def test_export_refuses_a_non_empty_destination_unless_told(clean_repo, tmp_path
 
 
 def test_export_can_hold_only_the_assignments_released_so_far(clean_repo, tmp_path):
-    export_student(clean_repo, tmp_path / "s", names=["01_computational_graphs", "02_chain_rule"])
+    export_student(clean_repo, tmp_path / "s", names=["01_computational_graphs", "02_chain_rule"], edition="en")
     assert sorted(p.name for p in (tmp_path / "s" / "course").iterdir()) == ["01_computational_graphs",
                                                                             "02_chain_rule"]
+    assert not (tmp_path / "s" / "README.ko.md").exists()
+    assert "README.ko.md" not in (tmp_path / "s" / "README.md").read_text(encoding="utf-8")  # no dangling pointer
     # One Colab link per exported notebook, on the default branch, for the default (placeholder) repository.
     assert COLAB_LINK.findall((tmp_path / "s" / "README.md").read_text()) == [
         colab_url(name, "OWNER/REPO", "main") for name in ("01_computational_graphs", "02_chain_rule")]
+    # An assignment named either way stands for both editions unless --edition says otherwise.
+    export_student(clean_repo, tmp_path / "k", names=["02_chain_rule_ko"], edition="both")
+    assert sorted(p.name for p in (tmp_path / "k" / "course").iterdir()) == ["02_chain_rule", "02_chain_rule_ko"]
     with pytest.raises(ExportError, match="no released assignment named 99_nothing"):
         export_student(clean_repo, tmp_path / "t", names=["99_nothing"])
 
