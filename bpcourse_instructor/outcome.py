@@ -77,7 +77,7 @@ def by_exercise(export: str) -> str:
 
 
 BY_EXERCISE_COLUMNS = ["assignment", "student", "notebook", "grade_id", "exercise", "score", "max_score",
-                       "seconds_late", "late_penalty"]
+                       "seconds_late", "late_penalty", "edition", "base_assignment"]
 
 
 def write_by_exercise(gb, root: Path, path: Path) -> int:
@@ -85,21 +85,25 @@ def write_by_exercise(gb, root: Path, path: Path) -> int:
     ``path``: every student graded so far, not only this run's. A student who handed nothing in has no rows
     (nbgrader's grades.csv shows them 0); a cell waiting for a manual grade has an empty score. Lateness is the
     submission's: how late it came, and the points nbgrader's late-penalty plugin took off the notebook (each row
-    of that notebook repeats it; scores are before the penalty, as nbgrader keeps them). Returns the number
-    of rows."""
+    of that notebook repeats it; scores are before the penalty, as nbgrader keeps them). ``edition`` (en, ko) and
+    ``base_assignment`` (the English assignment both editions share) let a class that mixes the editions be
+    totalled per exercise whichever edition each student worked in. Returns the number of rows."""
+    from .editions import english_name, language_of
     from .exercises import names_for
 
     rows = []
     for assignment in gb.assignments:
         names = names_for(root, assignment.name)
         order = list(names)
+        edition = [language_of(root, assignment.name), english_name(assignment.name)]
         for sub in sorted(assignment.submissions, key=lambda s: s.student.id):
             for nb in sorted(sub.notebooks, key=lambda n: n.name):
                 grades = sorted((g for g in nb.grades if g.max_score),
                                 key=lambda g: (order.index(g.name) if g.name in order else len(order), g.name))
                 late = [float(sub.total_seconds_late or 0), float(nb.late_submission_penalty or 0)]
                 rows += [[assignment.name, sub.student.id, nb.name, g.name, names.get(g.name) or g.name,
-                          "" if g.score is None else float(g.score), float(g.max_score), *late] for g in grades]
+                          "" if g.score is None else float(g.score), float(g.max_score), *late, *edition]
+                         for g in grades]
     with open(path, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(BY_EXERCISE_COLUMNS)

@@ -85,6 +85,23 @@ def test_korean_feedback_explains_failures_in_korean(mixed_class, english):
 
 
 @pytest.mark.slow
+def test_the_per_exercise_csv_says_which_edition_each_row_is(mixed_class):
+    import csv
+
+    root, _ = mixed_class
+    with open(root / "grades_by_exercise.csv", newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    for row in rows:
+        assert row["edition"] == ("ko" if row["assignment"].endswith("_ko") else "en"), row
+        assert row["base_assignment"] == edition_name(row["assignment"], "en"), row
+    korean = {(r["base_assignment"], r["student"].split("_")[0], r["grade_id"], r["score"]) for r in rows
+              if r["edition"] == "ko"}
+    english = {(r["base_assignment"], r["student"].split("_")[0], r["grade_id"], r["score"]) for r in rows
+               if r["edition"] == "en"}
+    assert korean == english and len(korean) > 10  # one exercise, one score, whichever edition
+
+
+@pytest.mark.slow
 def test_each_summary_line_is_in_its_students_language(mixed_class):
     _, out = mixed_class
     lines = {line.split(":")[0].strip(): line for line in out.splitlines() if line.startswith("  ")}
