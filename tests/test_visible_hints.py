@@ -148,15 +148,15 @@ def _hidden_hint(check, obj) -> str:
     return ""
 
 
-CASES = []
+CASES, KOREAN_CASES = [], []
 for module, prefix, check, notebook, grade_id, name, extra in CHECKS:
     for obj in _zoo(module, prefix) + EXTRA.get(grade_id, []):
         hint = _hidden_hint(check, obj)
         named = [t for t in NAMED if t in hint]
         if named:
-            CASES.append(pytest.param(notebook, grade_id, name, extra, obj, max(named, key=len),
-                                      id=f"{grade_id}-{getattr(obj, '__name__', None) or obj.func.__name__}"
-                                         f"{len(CASES)}"))
+            case_id = f"{grade_id}-{getattr(obj, '__name__', None) or obj.func.__name__}{len(CASES)}"
+            CASES.append(pytest.param(notebook, grade_id, name, extra, obj, max(named, key=len), id=case_id))
+            KOREAN_CASES.append(pytest.param(check, notebook, grade_id, name, extra, obj, id=case_id))
 
 
 def test_the_zoo_has_named_mistakes_in_every_layer_notebook():
@@ -175,3 +175,29 @@ def test_the_visible_check_names_the_same_mistake(notebook, grade_id, name, extr
     with np.errstate(all="ignore"), pytest.raises(AssertionError) as info:
         visible_check(notebook, grade_id, **{name: _named(obj, name)}, **extra)
     assert hint in _plain(str(info.value)), f"visible check said:\n{info.value}\n\nhidden test's hint:\n{hint}"
+
+
+HANGUL = re.compile(r"[\uac00-\ud7a3]")
+
+
+@pytest.mark.parametrize("check, notebook, grade_id, name, extra, obj", KOREAN_CASES)
+def test_the_korean_visible_check_names_the_same_mistake_in_korean(check, notebook, grade_id, name, extra, obj):
+    """The same zoo through the Korean edition: the hidden test's hint is in Korean, and the Korean notebook's
+    visible check gives that same hint."""
+    from bpcourse.hints import split_hint
+    from bpcourse.i18n import using
+
+    with using("ko"):
+        try:
+            check(obj)
+        except Failure as exc:
+            message = str(exc)
+        else:
+            pytest.fail("the hidden check passed in Korean")
+        hidden = split_hint(message)[1]
+        assert HANGUL.search(hidden) and "Hint:" not in message, message
+        with np.errstate(all="ignore"), pytest.raises(AssertionError) as info:
+            visible_check(f"{notebook}_ko", grade_id, **{name: _named(obj, name)}, **extra)
+    shown = _plain(split_hint(str(info.value))[1])
+    assert _plain(hidden) in shown or shown in _plain(hidden), \
+        f"Korean visible check said:\n{info.value}\n\nhidden test's hint:\n{hidden}"
