@@ -84,10 +84,9 @@ def use_hangul() -> str | None:
     return name
 
 
-def figure_language() -> str:
-    """The language bpcourse's own figures use: Korean only where a Hangul font can draw it."""
-    from .i18n import language
-
-    if language() != "ko":
-        return language()
+def figure_language(language: str) -> str:
+    """The language bpcourse's own figures use when ``language`` is in use: Korean only where a Hangul font can
+    draw it."""
+    if language != "ko":
+        return language
     return "ko" if use_hangul() else "en"

@@ -89,7 +89,7 @@ def tr_figure(text: str, /, **fields) -> str:
     """Like :func:`tr`, for text bpcourse draws in a figure: English when no font can draw Hangul."""
     from .fonts import figure_language
 
-    return translate(text, figure_language(), **fields)
+    return translate(text, figure_language(language()), **fields)
 
 
 def N_(text: str) -> str:

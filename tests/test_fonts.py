@@ -60,6 +60,7 @@ def test_without_a_hangul_font_it_says_so_once_and_bpcourse_figures_fall_back_to
     with i18n.using("ko"):
         assert fonts.use_hangul() is None
         assert fonts.use_hangul() is None
-        assert fonts.figure_language() == "en"
+        assert fonts.figure_language(i18n.language()) == "en"
+        assert i18n.tr_figure("no parameters") == "no parameters"  # bpcourse's own figure text stays English
     said = capsys.readouterr().out
     assert said.count("그림에 한글을 그릴 글꼴이 없습니다") == 1 and fonts.INSTALL in said
