@@ -10,9 +10,9 @@ from collections import OrderedDict
 import numpy as np
 
 from bpcourse import mistakes
-from bpcourse.i18n import LANGUAGES, N_, tr, translate
+from bpcourse.i18n import N_, tr
 
-from ._core import Failure, call, expect_close, expect_true, kind, num_vjp, rng
+from ._core import Failure, call, expect_close, expect_true, kind, num_vjp, rng, split_hint
 from ._core import as_number as _scalar
 
 KEYS = ("W1", "b1", "W2", "b2")
@@ -24,8 +24,6 @@ _ORDER = N_("gradient() must (1) run the forward pass on this batch, self.loss(x
           "dout = self.lastLayer.backward(1); (3) pass dout through the layers in REVERSE order "
           "(Affine2, Relu1, Affine1), e.g. for layer in reversed(list(self.layers.values())); "
           "(4) read dW and db from the two Affine layers.")
-# The word before a hint ("...\nHint: ..."); _split_hint finds it in any language.
-HINT = N_("Hint:")
 # How _check_loss and friends name the two forms of t; translated where they are shown.
 LABELS, ONE_HOT = N_("labels"), N_("one-hot rows")
 
@@ -36,16 +34,6 @@ def _new(cls, *args, **kwargs):
     __tracebackhide__ = True
     shown = ", ".join([repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()])
     return call(lambda: cls(*args, **kwargs), what=f"TwoLayerNet({shown})")
-
-
-def _split_hint(message: str) -> tuple[str, str]:
-    """(the message before its hint line, the hint) of "...\nHint: hint", whichever language wrote the label;
-    (message, "") without a hint."""
-    for label in dict.fromkeys(translate(HINT, language) for language in LANGUAGES):
-        head, found, hint = message.partition(f"\n{label} ")
-        if found:
-            return head, hint
-    return message, ""
 
 
 def _as_dict(obj):
@@ -353,7 +341,7 @@ def _compare_grads(grads, numeric: dict, call_name: str, context: str, n: int) -
             wrong[key] = str(exc)
     if not wrong:
         return
-    first, ratio_hint = _split_hint(wrong[next(iter(wrong))])
+    first, ratio_hint = split_hint(wrong[next(iter(wrong))])
     summary = tr("Wrong: {wrong}; right: {right}.", wrong=", ".join(wrong),
                  right=", ".join(k for k in KEYS if k not in wrong) or tr("none"))
     if set(wrong) <= {"W1", "b1"}:

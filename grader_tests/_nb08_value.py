@@ -15,21 +15,10 @@ import numpy as np
 from bpcourse import _mistakes_deep, mistakes
 from bpcourse.i18n import N_, tr
 
-from ._core import Failure, call, expect_close, expect_true, rng
+from ._core import Failure, call, expect_close, expect_true, replace_hint, rng, with_hint
 
 H = 1e-6
 
-
-def _hint(hint: str) -> str:
-    """The hint line a message ends with (nothing without a hint)."""
-    return tr("\nHint: {hint}", hint=hint) if hint else ""
-
-
-def _without_hint(message: str) -> str:
-    """A failure message without its hint, in either edition."""
-    for marker in ("\nHint:", tr("\nHint:")):
-        message = message.split(marker)[0]
-    return message
 
 # op -> (how the student's Values compute it, our formula)
 _OPS = {
@@ -177,16 +166,17 @@ def _check_ops(Value, gen) -> None:
                                                     "checked against numerical gradients of the formula)",
                                                     shown=shown, dout=dout, start=start), rtol=1e-5, atol=1e-7)
             except Failure as exc:
-                raise Failure(_without_hint(str(exc)) + _hint(hint)) from None
+                raise Failure(replace_hint(str(exc), hint)) from None
     for op, times in (("×", lambda a: 2 * a), ("+", lambda a: 2.0)):
         x, dout = float(gen.uniform(0.5, 2.0)), float(gen.uniform(0.5, 2.0))
         got = call(_k_reuse, Value, op, x, dout, what=f"a {op} a")
         want = dout * times(x)
         if not np.isclose(got, want, rtol=1e-6):
             hint = tr(mistakes.VALUE_OVERWRITES) if np.isclose(got, want / 2, rtol=1e-6) else ""
-            raise Failure(tr("a {op} a with a = {x:.4g}: a feeds both inputs of the op, so after out._backward() with "
-                             "out.grad = {dout:.4g}, a.grad should be {want:.6g}; got {got:.6g}.", op=op, x=x,
-                             dout=dout, want=want, got=got) + _hint(hint))
+            wrong = tr("a {op} a with a = {x:.4g}: a feeds both inputs of the op, so after out._backward() with "
+                       "out.grad = {dout:.4g}, a.grad should be {want:.6g}; got {got:.6g}.", op=op, x=x, dout=dout,
+                       want=want, got=got)
+            raise Failure(with_hint(wrong, hint))
 
 
 _GRAPHS = {
@@ -216,7 +206,7 @@ def _check_backward(Value, gen) -> None:
                                        "_backward): the grad of every node, output last", name=name),
                          rtol=1e-9, atol=1e-12)
         except Failure as exc:
-            raise Failure(_without_hint(str(exc)) + _hint(hint)) from None
+            raise Failure(replace_hint(str(exc), hint)) from None
 
 
 _SEEDS = {

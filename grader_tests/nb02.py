@@ -17,7 +17,6 @@ that precision. Each exercise is graded on its own: no check calls another exerc
 from __future__ import annotations
 
 import math
-import re
 
 import numpy as np
 
@@ -33,7 +32,9 @@ from ._core import (
     kind,
     num_vjp,
     rng,
+    split_hint,
     tolerances,
+    with_hint,
 )
 from ._core import (
     matches as _close,
@@ -98,23 +99,6 @@ def _fmt(v) -> str:
 # Two hints of _core.expect_close, as the English text it translates (the catalogue gives the same Korean).
 OVERFLOW_HINT = "the value is inf or nan: an overflow somewhere (exp of a large number?)."
 RESHAPE_HINT = "the numbers may be right: reshape it to the expected shape."
-_LABEL = re.compile(r"\n\w+: ")  # where a hint starts in a translated message ("\nHint: " in English)
-
-
-def _with_hint(message: str, hint: str) -> str:
-    """``message`` and, if there is one, ``hint`` on a line of its own, in the language in use."""
-    return tr("{message}\nHint: {hint}", message=message, hint=hint) if hint else message
-
-
-def _split_hint(text: str) -> tuple[str, str]:
-    """(message, hint) of a Failure's text, in English or translated ("" when it has no hint)."""
-    message, sep, hint = text.partition("\nHint: ")
-    if sep:
-        return message, hint
-    labels = list(_LABEL.finditer(text))
-    return (text[:labels[-1].start()], text[labels[-1].end():]) if labels else (text, "")
-
-
 def _expect(got, expected, what: str, *, hints: dict | None = None, extra_hint: str = "", **kw) -> None:
     """expect_close, where ``extra_hint`` (a recognised mistake) wins; for one number only the named hints
     are kept, since any wrong number is a "constant multiple" of the right one and that says nothing."""
@@ -122,13 +106,13 @@ def _expect(got, expected, what: str, *, hints: dict | None = None, extra_hint: 
     try:
         expect_close(got, expected, what, hints=hints, **kw)
     except Failure as exc:
-        message, hint = _split_hint(str(exc))
+        message, hint = split_hint(str(exc))
         # keep the named hints, overflow and shape hints, and ratio hints only where a ratio means something
         shape_hints = (kw.get("shape_hint", ""), RESHAPE_HINT, tr(RESHAPE_HINT))
         keep = (hint in (hints or {}).values() or "inf or nan" in hint or hint == tr(OVERFLOW_HINT)
                 or np.size(expected) > 1 or message.startswith(what + " has shape") or hint in shape_hints)
         hint = extra_hint or (hint if keep else "")
-        raise Failure(_with_hint(message, hint)) from None
+        raise Failure(with_hint(message, hint)) from None
 
 
 # ---- exercise 1 ---------------------------------------------------------------------------------------
@@ -191,7 +175,7 @@ def _step_message(got, x: float, expected: float) -> str:
                  "(f(x+h) - f(x-h)) / (2h) at x = {x:g} is exactly {exact}, which is {expected:.12g} for "
                  "h={h}; numerical_diff(f, {x:g}) gave {value:.12g}.",
                  h=DEFAULT_H_TEXT, uses=uses, x=x, exact=exact, expected=expected, value=value)
-    return _with_hint(message + ("" if x == 0 else tr(" Does your step change with x?")), hint)
+    return with_hint(message + ("" if x == 0 else tr(" Does your step change with x?")), hint)
 
 
 def _real_number(got) -> bool:

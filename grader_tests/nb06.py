@@ -16,7 +16,19 @@ import numpy as np
 from bpcourse import mistakes
 from bpcourse.i18n import N_, tr
 
-from ._core import Failure, call, expect_close, expect_true, hidden_check, num_vjp, rng, tolerances
+from ._core import (
+    Failure,
+    call,
+    expect_close,
+    expect_true,
+    has_hint,
+    hidden_check,
+    num_vjp,
+    replace_hint,
+    rng,
+    tolerances,
+    with_hint,
+)
 
 __all__ = ["check_softmax", "check_cross_entropy", "check_softmax_with_loss"]
 
@@ -24,23 +36,6 @@ __all__ = ["check_softmax", "check_cross_entropy", "check_softmax_with_loss"]
 _LABELS_DX = N_("it works for one-hot t but not for integer labels. A label t[n] is the index of the right class: "
                 "subtract 1 at dx[np.arange(N), t] (or turn t into one-hot rows first). Telling them apart: "
                 "t.size == y.size means one-hot.")
-
-
-def _hint(text: str) -> str:
-    """A hint line to append to a message, in the language in use."""
-    return tr("\nHint: {hint}", hint=text)
-
-
-def _has_hint(message: str) -> bool:
-    """Whether a failure message already carries a hint (in either edition)."""
-    return "Hint" in message or "힌트" in message
-
-
-def _replace_hint(message: str, hint: str) -> str:
-    """The message with its hint (English or Korean) replaced by ``hint``."""
-    for marker in ("\nHint:", "\n힌트:"):
-        message = message.split(marker)[0]
-    return message + _hint(hint)
 
 
 def _log_softmax(a: np.ndarray) -> np.ndarray:
@@ -112,7 +107,7 @@ def _expect_scalar(got, expected: float, what: str, mistakes: dict, *, rtol: flo
             if np.isclose(ratio, factor, rtol=1e-3):
                 hint = tr(text)
                 break
-    raise Failure(msg + (_hint(hint) if hint else "") + extra)
+    raise Failure(with_hint(msg, hint) + extra)
 
 
 # --------------------------------------------------------------------------- softmax
@@ -222,8 +217,8 @@ def check_cross_entropy(cross_entropy_error) -> None:
                 _expect_scalar(got, expected, what, _ce_mistakes(n, shape[-1]))
             except Failure as exc:
                 one_hot_passed = np.ndim(t) != len(shape)
-                raise Failure(str(exc) + (_hint(tr(mistakes.LABELS)) if one_hot_passed and not _has_hint(str(exc))
-                                          else "")) from None
+                told = one_hot_passed and not has_hint(str(exc))
+                raise Failure(with_hint(str(exc), mistakes.LABELS) if told else str(exc)) from None
     # A batch of different rows: a sum over the batch is then not hidden by N = 1.
     logp = _log_softmax(_scores(gen, (8, 4)))
     labels = gen.integers(0, 4, size=8)
@@ -276,7 +271,7 @@ def _check_large_scores(SoftmaxWithLoss) -> None:
     except Failure as exc:
         message = str(exc)
         if _not_finite_hint(message):
-            message = _replace_hint(message, tr("np.exp(1000) overflows to inf, and inf / inf is nan: make your "
+            message = replace_hint(message, tr("np.exp(1000) overflows to inf, and inf / inf is nan: make your "
                                                 "softmax subtract each row's maximum before np.exp (x - np.max(x, "
                                                 "axis=-1, keepdims=True)): the loss is unchanged, and exp of a "
                                                 "number <= 0 cannot overflow."))
@@ -313,8 +308,8 @@ def check_softmax_with_loss(SoftmaxWithLoss) -> None:
                              rtol=1e-4, atol=1e-6, hints=hints, shape_hint=tr(_DX_SHAPE))
             except Failure as exc:
                 one_hot_passed = t.ndim == 1
-                raise Failure(str(exc) + (_hint(tr(_LABELS_DX)) if one_hot_passed and not _has_hint(str(exc))
-                                          else "")) from None
+                told = one_hot_passed and not has_hint(str(exc))
+                raise Failure(with_hint(str(exc), _LABELS_DX) if told else str(exc)) from None
         # The textbook calls backward() with no argument: dout must default to 1.
         what = tr("SoftmaxWithLoss.forward(x, t) for x of shape {shape}", shape=shape)
         layer = call(SoftmaxWithLoss, what=tr("creating SoftmaxWithLoss()"))

@@ -21,22 +21,11 @@ from bpcourse import _mistakes_deep, mistakes
 from bpcourse.i18n import N_, tr
 
 from . import _nb08_value
-from ._core import Failure, call, expect_close, expect_true, hidden_check, kind, num_vjp, rng
+from ._core import Failure, call, expect_close, expect_true, hidden_check, kind, num_vjp, rng, split_hint, with_hint
 from ._core import as_number as _scalar
 
 __all__ = ["check_multi_layer_net", "check_multi_layer_net_gradient", "check_value"]
 
-
-def _hint(hint: str) -> str:
-    """The hint line a message ends with (nothing without a hint)."""
-    return tr("\nHint: {hint}", hint=hint) if hint else ""
-
-
-def _without_hint(message: str) -> str:
-    """A failure message without its hint, in either edition."""
-    for marker in ("\nHint:", tr("\nHint:")):
-        message = message.split(marker)[0]
-    return message
 
 
 def _keys(n_layers: int) -> list[str]:
@@ -174,12 +163,12 @@ def _check_predict(net, gen, params, before) -> None:
         expected = _scores(params, x)
         if np.shape(got) == expected.shape and not mistakes.same(got, expected):
             if mistakes.same(got, _scores(before, x)):
-                raise Failure(tr("net.predict(x) still gives the scores of the initial parameters after net.params "
-                                 "was changed in place, so the layers hold copies.")
-                              + _hint(tr("build each Affine on the arrays themselves, "
-                                         "Affine(self.params['W1'], self.params['b1']), no copies.")))
+                copies = tr("net.predict(x) still gives the scores of the initial parameters after net.params was "
+                            "changed in place, so the layers hold copies.")
+                raise Failure(with_hint(copies, tr("build each Affine on the arrays themselves, "
+                                                   "Affine(self.params['W1'], self.params['b1']), no copies.")))
             if mistakes.same(got, _scores(params, x, relu_last=True)):
-                raise Failure(tr("net.predict(x) is wrong.") + _hint(tr(mistakes.RELU_AFTER_LAST)))
+                raise Failure(with_hint(tr("net.predict(x) is wrong."), mistakes.RELU_AFTER_LAST))
         expect_close(got, expected, tr("net.predict(x) for x of shape {shape} (expected Affine1, Relu1, ..., "
                                        "Affine{{l}} in order)", shape=x.shape), rtol=1e-6, atol=1e-9)
 
@@ -199,9 +188,10 @@ def _check_loss(net, gen, params, lam) -> None:
                 continue
             hint = _mistakes_deep.deep_loss(got, ce, _decay(params, lam), _decay(params, lam, biases=True)) or tr(
                 "loss = lastLayer.forward(predict(x), t) + 0.5 * λ * Σ_k np.sum(W_k ** 2).")
-            raise Failure(tr("{what} is wrong: expected the cross entropy {ce:.6g} plus ½λΣ‖W‖² {decay:.6g} = "
-                             "{expected:.6g}; got {got:.6g}.", what=what, ce=ce, decay=expected - ce,
-                             expected=expected, got=got) + _hint(hint))
+            wrong = tr("{what} is wrong: expected the cross entropy {ce:.6g} plus ½λΣ‖W‖² {decay:.6g} = "
+                       "{expected:.6g}; got {got:.6g}.", what=what, ce=ce, decay=expected - ce, expected=expected,
+                       got=got)
+            raise Failure(with_hint(wrong, hint))
 
 
 def _check_accuracy(net, gen, params) -> None:
@@ -287,7 +277,7 @@ def check_multi_layer_net_gradient(MultiLayerNet) -> None:
                 _, distinct, _ = call(_layer_facts, net, what=tr("reading net.layers"))
                 # gradient() raised something other than NotImplementedError (an unfinished exercise)
                 if not answered and "NotImplementedError" not in str(exc) and distinct is False:
-                    raise Failure(str(exc) + _hint(tr(mistakes.RELU_SHARED))) from None
+                    raise Failure(with_hint(str(exc), mistakes.RELU_SHARED)) from None
                 raise
             now = _read_params(net)
             moved = [key for key in params if not np.array_equal(params[key], now[key])]
@@ -302,8 +292,8 @@ def check_multi_layer_net_gradient(MultiLayerNet) -> None:
                                  tr("{what}['{key}'] (checked against numerical gradients of J = cross entropy "
                                     "+ ½λΣ‖W‖²)", what=what, key=wrong[0]), rtol=1e-4, atol=1e-7)
                 except Failure as exc:
-                    first = _without_hint(str(exc))
-                    raise Failure(first + tr("\nWrong: {keys}.", keys=", ".join(wrong)) + _hint(hint)) from None
+                    first = split_hint(str(exc))[0]
+                    raise Failure(with_hint(first + tr("\nWrong: {keys}.", keys=", ".join(wrong)), hint)) from None
 
 
 @hidden_check
