@@ -18,7 +18,7 @@ import os
 from nbconvert.preprocessors import Preprocessor
 from nbformat import NotebookNode
 
-from bpcourse.i18n import LANGUAGES, N_, language, tr, using
+from bpcourse.i18n import LANGUAGES, N_, tr, using
 from grader_tests import _replay
 
 LOG = os.path.join("build", "grading", "judge.log")  # one JSON line per overruled cell, for the summary
@@ -84,8 +84,7 @@ def verdict(cell) -> str | None:
         if got != name:
             return tr(OTHER_RECORD, name=name, found=got[:60])
         recorded = payload.get("language") if isinstance(payload, dict) else None
-        with using(recorded if recorded in LANGUAGES else language()):
-            message = _replay.judge(name, entries, nargs)
+        message = _replay.judge(name, entries, nargs, language=recorded if recorded in LANGUAGES else None)
         if message is not None:
             return message
     if pending:
@@ -109,12 +108,10 @@ class JudgeHiddenTests(Preprocessor):
         self._log, self.overruled = log, []  # overruled: (grade_id, message) of the last notebook
 
     def preprocess(self, nb, resources):
-        from bpcourse.i18n import using
-
         from .editions import language_of_notebook
 
         self.overruled = []
-        with using(language_of_notebook(nb)):  # a Korean notebook's replayed checks fail in Korean
+        with using(language_of_notebook(nb)):  # the judge's own verdicts in the notebook's language
             nb, resources = super().preprocess(nb, resources)
         if self._log:
             log_overruled(resources.get("nbgrader", {}), self.overruled)

@@ -400,9 +400,9 @@ def hidden_check(fn):
 def judge(name: str, entries: list, nargs: int, language: str | None = None) -> str | None:
     """Replay check ``name`` ("nb04.check_relu") on a transcript: None if it passes, else the message.
 
-    The replay runs in ``language`` if given, else in the language the transcript was recorded in: the labels of
-    the calls (``what=``) are translated like every message, so a Korean notebook's transcript names its calls in
-    Korean. Without ``language`` the language in use is tried first, then the others; the verdict (and its
+    The labels of the calls (``what=``) are translated like every message, so a Korean notebook's transcript names
+    its calls in Korean. The replay runs in ``language`` if given (the language the transcript says it was
+    recorded in); without it the language in use is tried first, then the others, and the verdict (with its
     message) is the first replay whose calls fit the transcript, or the first replay's if none does.
     """
     import importlib
@@ -419,12 +419,8 @@ def judge(name: str, entries: list, nargs: int, language: str | None = None) -> 
     order = [language] if language else [current] + [other for other in i18n.LANGUAGES if other != current]
     first = None
     for chosen in order:
-        saved = list(i18n._chosen)  # i18n keeps the chosen language there; restored below
-        i18n._chosen[:] = [chosen]
-        try:
+        with i18n.using(chosen):
             verdict, fits = _judge_once(fn, entries, nargs)
-        finally:
-            i18n._chosen[:] = saved
         if fits:
             return verdict
         first = verdict if first is None else first
