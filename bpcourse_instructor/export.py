@@ -276,6 +276,9 @@ def _write_tree(root: Path, fresh: Path, dest: Path, names: list[str], repo: str
         else:
             shutil.copy2(src, dest / name)
     _student_pyproject(dest / "pyproject.toml")
+    # The editions actually exported (asking for both with only English released writes English alone).
+    present = {language_of(root, n) for n in names}
+    edition = "both" if present == {"en", "ko"} else present.pop()
     for language, filename in readmes(edition):
         template = (root / "binder" / README_TEMPLATE[language]).read_text(encoding="utf-8")
         text = student_readme(template, dest / RELEASE, [n for n in names if language_of(root, n) == language],

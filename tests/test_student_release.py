@@ -167,6 +167,13 @@ def test_export_can_hold_only_the_assignments_released_so_far(clean_repo, tmp_pa
     # One Colab link per exported notebook, on the default branch, for the default (placeholder) repository.
     assert COLAB_LINK.findall((tmp_path / "s" / "README.md").read_text()) == [
         colab_url(name, "OWNER/REPO", "main") for name in ("01_computational_graphs", "02_chain_rule")]
+    # Asking for both editions where only one is released exports that one, without a pointer to the other.
+    only_english = scratch_repo(tmp_path / "en_only")
+    for korean in only_english.glob("course/*_ko"):
+        shutil.rmtree(korean)
+    export_student(only_english, tmp_path / "e", names=["01_computational_graphs"], edition="both")
+    assert not (tmp_path / "e" / "README.ko.md").exists()
+    assert "README.ko.md" not in (tmp_path / "e" / "README.md").read_text(encoding="utf-8")
     # An assignment named either way stands for both editions unless --edition says otherwise.
     export_student(clean_repo, tmp_path / "k", names=["02_chain_rule_ko"], edition="both")
     assert sorted(p.name for p in (tmp_path / "k" / "course").iterdir()) == ["02_chain_rule", "02_chain_rule_ko"]
